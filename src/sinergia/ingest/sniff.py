@@ -1,0 +1,152 @@
+"""Look at a file's first bytes: its real format, compression, encoding and CSV delimiter.
+
+The extension is a claim; the bytes decide. A ``.parquet`` that holds text, a ``.csv`` that is a
+zip, a binary file or an empty one are refused here with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sinergia.errors import InputError
+
+SAMPLE_BYTES = 1 << 20
+DELIMITERS = (",", ";", "\t", "|")
+_EXTENSION_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+}
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """What the bytes say a file is."""
+
+    format: str  # csv | parquet | json | ndjson | whitespace
+    compression: str | None  # gzip or None
+    encoding: str = "utf-8"  # utf-8 | latin-1 (a UTF-8 BOM is skipped by the reader)
+    delimiter: str = ","
+
+
+def _claimed_format(path: Path) -> tuple[str | None, bool]:
+    suffixes = [s.lower() for s in path.suffixes]
+    gz = bool(suffixes) and suffixes[-1] == ".gz"
+    if gz:
+        suffixes = suffixes[:-1]
+    claimed = _EXTENSION_FORMATS.get(suffixes[-1]) if suffixes else None
+    return claimed, gz
+
+
+def _read_sample(path: Path, gz: bool) -> bytes:
+    with path.open("rb") as raw:
+        head = raw.read(SAMPLE_BYTES)
+    if not gz:
+        return head
+    try:
+        # Decompress what the partial head allows; a truncated stream is fine for sniffing.
+        return zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(head, SAMPLE_BYTES)
+    except zlib.error as error:
+        raise InputError(f"{path}: gzip data is corrupt ({error})") from None
+
+
+def _decode(path: Path, sample: bytes, truncated: bool) -> tuple[str, str]:
+    if sample.startswith(b"\xef\xbb\xbf"):
+        sample = sample[3:]
+    try:
+        return "utf-8", sample.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A multi-byte character cut off by the sample's end is not an encoding error.
+        if truncated and error.start >= len(sample) - 3:
+            return "utf-8", sample[: error.start].decode("utf-8")
+        bad = sample[error.start : error.start + 1]
+    # Latin-1 decodes any byte; accept it only when the bytes look like Latin-1 text, i.e. no C1
+    # control characters (0x80-0x9F never occur in real Latin-1 text, but fill binary and UTF-16 files).
+    if not any(0x80 <= b <= 0x9F for b in sample):
+        return "latin-1", sample.decode("latin-1")
+    line = sample[: error.start].count(b"\n") + 1
+    raise InputError(
+        f"{path}: undecodable bytes (0x{bad.hex()} at line {line}): neither UTF-8 nor Latin-1; "
+        "save the file as UTF-8 or pass the encoding in the mapping"
+    )
+
+
+def _delimiter(text: str) -> str:
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    if len(lines) > 1 and not text.endswith("\n"):
+        lines = lines[:-1]  # the sample may cut the last line
+    best, best_score = ",", (0, 0)
+    for delim in DELIMITERS:
+        try:
+            widths = [len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=delim)]
+        except csv.Error:
+            continue
+        if not widths or widths[0] < 2:
+            continue
+        consistent = sum(1 for w in widths if w == widths[0])
+        score = (consistent, widths[0])
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _looks_whitespace_separated(text: str) -> bool:
+    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
+    if not lines:
+        return False
+    widths = {len(ln.split()) for ln in lines}
+    return len(widths) == 1 and next(iter(widths)) > 1 and all("," not in ln and ";" not in ln for ln in lines)
+
+
+def sniff(path: Path, forced_format: str | None = None) -> Sniffed:
+    """Decide how to read ``path``; raise :class:`InputError` with the reason when it can't be read."""
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes)")
+    claimed, claimed_gz = _claimed_format(path)
+    with path.open("rb") as raw:
+        magic = raw.read(4)
+    gz = magic[:2] == b"\x1f\x8b"
+    if claimed_gz and not gz:
+        raise InputError(f"{path}: named .gz but is not gzip-compressed")
+    if magic == b"PAR1":
+        if forced_format not in (None, "parquet") or claimed not in (None, "parquet"):
+            raise InputError(f"{path}: is a Parquet file, not {forced_format or claimed}")
+        return Sniffed("parquet", None)
+    if magic[:2] == b"PK":
+        raise InputError(f"{path}: is a ZIP archive (an .xlsx?); export it as CSV or unzip it first")
+    if claimed == "parquet" or forced_format == "parquet":
+        raise InputError(f"{path}: is not a Parquet file (it does not start with the 'PAR1' marker)")
+    sample = _read_sample(path, gz)
+    truncated = size > SAMPLE_BYTES or gz
+    if b"\x00" in sample:
+        raise InputError(f"{path}: is a binary file, not text (it contains NUL bytes)")
+    encoding, text = _decode(path, sample, truncated)
+    stripped = text.lstrip()
+    if not stripped:
+        raise InputError(f"{path}: the file is empty (only blank lines)")
+    compression = "gzip" if gz else None
+    kind = forced_format or claimed
+    if kind in ("json", "ndjson") or (kind is None and stripped[0] in "[{"):
+        if stripped[0] not in "[{":
+            raise InputError(f"{path}: is not JSON (it starts with {stripped[:20]!r})")
+        if kind == "ndjson" or (kind is None and stripped[0] == "{" and "\n{" in stripped.rstrip()):
+            return Sniffed("ndjson", compression, encoding)
+        return Sniffed("json" if stripped[0] == "[" else "ndjson", compression, encoding)
+    if stripped[0] in "[{" and kind == "csv":
+        raise InputError(f"{path}: looks like JSON, not CSV; rename it to .json or .ndjson")
+    if kind == "whitespace" or (kind is None and _looks_whitespace_separated(text)):
+        return Sniffed("whitespace", compression, encoding, " ")
+    return Sniffed("csv", compression, encoding, _delimiter(text))
