@@ -257,9 +257,7 @@ FEATURES = (
     Feature("user_management", 0.2, 0.4, 0, (("user_invited", 0.7, 60.0), ("role_changed", 0.3, 45.0))),
     Feature("alerts", 0.5, 0.8, 0, (("alert_created", 0.3, 150.0), ("alert_triggered", 0.7, 1.0))),
     Feature("mobile_app", 0.6, 0.8, 0, (("mobile_session", 1.0, 240.0),)),
-    Feature(
-        "integrations", 0.7, 1.0, 0, (("integration_connected", 0.15, 600.0), ("integration_synced", 0.85, 30.0))
-    ),
+    Feature("integrations", 0.7, 1.0, 0, (("integration_connected", 0.15, 600.0), ("integration_synced", 0.85, 30.0))),
     Feature("automations", 1.1, 1.2, 1, (("automation_created", 0.15, 900.0), ("automation_run", 0.85, 5.0))),
     Feature("custom_fields", 1.3, 0.3, 1, (("custom_field_created", 1.0, 120.0),)),
     Feature("api", 1.5, 1.0, 1, (("api_call", 1.0, 2.0),)),
