@@ -12,7 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# Piped output (logs, CI) is not cut at Rich's 80-column fallback.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 
@@ -40,7 +41,7 @@ def print_rows(rows: Sequence[dict[str, Any]], fmt: Format, title: str | None = 
         return
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in columns[:1])
     for row in rows:
         table.add_row(*(_cell(row[c]) for c in columns))
     console.print(table)

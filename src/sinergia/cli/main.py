@@ -30,6 +30,15 @@ app = typer.Typer(
 quarantine_app = typer.Typer(help="Rows that could not be loaded, with file, line, column and reason.")
 app.add_typer(quarantine_app, name="quarantine")
 
+
+def _add_metrics() -> None:
+    from sinergia.cli.metrics import app as metrics_app
+
+    app.add_typer(metrics_app, name="metrics")
+
+
+_add_metrics()
+
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option(
@@ -238,11 +247,11 @@ def main() -> None:
         err_console.print("aborted")
         sys.exit(130)
     except Exception as error:  # click's usage errors arrive here with standalone_mode=False
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+        # click.ClickException; recent typer vendors click (typer._click), so match by shape, not import.
+        show, exit_code = getattr(error, "show", None), getattr(error, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
         if _state["debug"]:
             raise
         err_console.print(f"[red]unexpected error:[/red] {type(error).__name__}: {error} (rerun with --debug)")

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sinergia.errors import ConfigError
+from sinergia.metrics.settings import MetricSettings
 
 CONFIG_FILE = "sinergia.yaml"
 
@@ -36,6 +37,7 @@ class WorkspaceConfig(BaseModel):
     currency: str = Field("BRL", min_length=3, max_length=3, description="Default ISO-4217 currency.")
     locale: str = Field("pt-BR", description="Default locale for people reading this workspace.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    metrics: MetricSettings = Field(default_factory=MetricSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -66,7 +68,7 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         where = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        message = item["msg"]
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key"
         lines.append(f"{source}: {where}: {message}")
