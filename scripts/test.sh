@@ -1,9 +1,25 @@
 #!/usr/bin/env bash
 # The README's test command (and what CI runs): lint, type-check and the whole test suite.
-# Installs the dev extras into .venv first. Extra arguments go to pytest.
+# Installs the dev and spark extras into .venv first; in CI (CI=true) it also installs, with apt-get,
+# the system packages some tests need when they are missing (Java for the PySpark tests).
+# Extra arguments go to pytest.
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "dev"
+. "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "dev,spark"
 cd "$ROOT"
+
+need_apt=()
+command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  if [ -n "${CI:-}" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing ${need_apt[*]} (apt-get)"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "note: missing ${need_apt[*]}; the tests that need them will skip (CI installs them)"
+  fi
+fi
+
 echo "== ruff";  ruff check src tests benchmarks
 echo "== mypy";  mypy
 echo "== pytest"

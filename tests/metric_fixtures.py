@@ -42,6 +42,12 @@ def spark_backend() -> Any:
             if os.environ.get("CI"):
                 pytest.fail("pyspark is not installed; CI installs sinergia[spark] (scripts/test.sh)")
             pytest.skip("pyspark not installed (pip install -e '.[spark]' to run the Spark parity tests)")
+        import shutil
+
+        if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+            if os.environ.get("CI"):
+                pytest.fail("Java is missing; CI installs it (scripts/test.sh)")
+            pytest.skip("Java not found: the PySpark tests need Java 17 (CI installs it)")
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         warehouse = tempfile.mkdtemp(prefix="sinergia-spark-")
         session = (
