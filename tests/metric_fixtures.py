@@ -78,6 +78,11 @@ def frame(entity: str, rows: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[s
     for f in ent.fields:
         if f.type == "timestamp":
             data[f.name] = pd.to_datetime(data[f.name])
+        elif f.type in ("integer", "double", "money"):
+            # Python values with None: pandas' NaN would reach PySpark as a float NaN, which is not null
+            # in a double column and nulls a whole integer column.
+            cast = int if f.type == "integer" else float
+            data[f.name] = pd.Series([None if pd.isna(v) else cast(v) for v in data[f.name]], dtype=object)
     return data, schema
 
 

@@ -128,7 +128,7 @@ def feature_pairs(ctx: MetricContext) -> Any:
     first = used_features.group_by("feature").aggregate(first_seen=used_features.occurred_at.min())
     if ctx.settings.features:
         configured = ibis.memtable(pd.DataFrame({"feature": list(ctx.settings.features)}), schema={"feature": "string"})
-        configured = configured.mutate(first_seen=ibis.null("timestamp"))
+        configured = configured.mutate(first_seen=ibis.null(first.first_seen.type()))
         both = first.union(configured, distinct=False)
         first = both.group_by("feature").aggregate(first_seen=both.first_seen.min())
     periods = ctx.periods_table()

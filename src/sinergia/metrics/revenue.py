@@ -22,7 +22,7 @@ from typing import Any
 import ibis
 
 from sinergia.metrics.context import MetricContext
-from sinergia.metrics.registry import Metric, register
+from sinergia.metrics.registry import Direction, Metric, register
 
 _EPS = 0.005  # half a cent: MRR at or below this is zero
 
@@ -210,13 +210,14 @@ register(Metric(
     "arr", "revenue", {"en": "ARR", "pt-BR": "ARR (receita recorrente anual)"}, "money", "higher", "sum",
     _MRR_INPUTS, "12 × MRR at the end of the period", lambda ctx: _ending(ctx, 12.0), (_CURRENCY,),
 ))
-for _kind, _en, _pt, _direction in (
+_MOVEMENT_KINDS: tuple[tuple[str, str, str, Direction], ...] = (
     ("new", "New MRR", "MRR novo", "higher"),
     ("expansion", "Expansion MRR", "MRR de expansão", "higher"),
     ("contraction", "Contraction MRR", "MRR de contração", "lower"),
     ("churn", "Churned MRR", "MRR perdido (churn)", "lower"),
     ("reactivation", "Reactivated MRR", "MRR reativado", "higher"),
-):
+)
+for _kind, _en, _pt, _direction in _MOVEMENT_KINDS:
     register(Metric(
         f"{'churned' if _kind == 'churn' else 'reactivated' if _kind == 'reactivation' else _kind}_mrr",
         "revenue", {"en": _en, "pt-BR": _pt}, "money", _direction, "sum", _MRR_INPUTS,

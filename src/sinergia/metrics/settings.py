@@ -55,6 +55,7 @@ class Milestone(_Strict):
 
 class FeatureRule(_Strict):
     plans: list[str] | None = Field(None, description="Plans that include the feature (eligible accounts).")
+    min_count: int = Field(1, ge=1, description="Uses in the period for an account to count as adopting it.")
 
 
 class Outcome(_Strict):
