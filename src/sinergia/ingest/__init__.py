@@ -92,7 +92,7 @@ def ingest_files(
     plans: list[tuple[Path, Mapping, str]] = []
     for path in paths:
         if not path.is_file():
-            raise InputError(f"{path}: file not found")
+            raise InputError(f"{path}: {'is a folder, not a file' if path.is_dir() else 'file not found'}")
         if chosen is None:
             plans.append((path, _canonical_for(path), CANONICAL))
         else:
@@ -100,9 +100,8 @@ def ingest_files(
             plans.append((path, entry, entry.source if entry.source != "mapping" else chosen.name))
     ctx = ImportContext.new(workspace.config.timezone, workspace.config.ingest.day_first, strict)
     with workspace.writer(commit=not dry_run) as con:
-        for path, plan, source_name in plans:
-            if not plan.targets:
-                plan = _with_canonical_targets(con, path)
+        for path, planned, source_name in plans:
+            plan = planned if planned.targets else _with_canonical_targets(con, path)
             load_file(con, path, plan, ctx, source_name)
             if progress is not None:
                 progress(path)
@@ -126,6 +125,23 @@ def _with_canonical_targets(con: Any, path: Path) -> Mapping:
     probe = Mapping(source=CANONICAL, targets=[])
     opened, _ = open_source(con, path, probe)
     stem = path.name.split(".")[0]
-    return canonical_mapping(stem, list(opened.source.columns), CANONICAL)
+    columns = [c for c in opened.source.columns if c != "_width"]
+    if opened.source.format in ("json", "ndjson"):  # the columns are the records' keys, in first-seen order
+        columns = [
+            str(r[0])
+            for r in con.execute(
+                f"SELECT k FROM (SELECT unnest(json_keys(json)) AS k, row_number() OVER () AS n "
+                f"FROM {opened.source.view} WHERE json_type(json) = 'OBJECT') GROUP BY k ORDER BY min(n)"
+            ).fetchall()
+        ]
+        if not columns:
+            raise InputError(f"{path}: holds no valid JSON object (one record per object)")
+    ent = ENTITIES[stem]
+    missing = [f for f in ent.required if f not in columns and not (ent.key_from_content and f in ent.key)]
+    if missing:
+        raise InputError(
+            f"{path}: missing required column(s) for {stem}: {', '.join(missing)}; columns found: {', '.join(columns)}"
+        )
+    return canonical_mapping(stem, columns, CANONICAL)
 
 

@@ -9,16 +9,21 @@ A mapping file (YAML) has reading options and one or more targets::
     timezone: America/Sao_Paulo  # local times without an offset are in this zone
     date_format: "%d/%m/%Y"      # optional default for every date column
     null_values: ["?", "N/A"]    # strings that mean "no value" (blank always does)
+    records: [tickets]           # JSON: the array inside each document that holds the records
+    unnest: events               # JSON: one row per element of this array, the other fields kept
     entity: tickets
     columns:
       ticket_id: id                          # a source column
       created_at: {column: [created, opened_at], format: "%d/%m/%Y %H:%M"}
       channel: {column: via, values: {mail: email, voice: phone}}
       currency: {value: BRL}                 # a constant
+      tags: {sql: "replace({{Tags|etiquetas}}, ' ', ',')"}  # SQL; {{a|b}}: the first of these columns present
     attributes: rest                         # rest | none | [col, ...]
+    attributes_under: billing                # optional: nest them, {"billing": {...}}, beside other files' keys
     duplicate_keys: quarantine               # or last_wins
 
-Several targets from one file go under ``targets: [{entity: ..., columns: ...}, ...]``.
+Several targets from one file go under ``targets: [{entity: ..., columns: ...}, ...]``. When every target
+has a ``where``, rows that no target takes are quarantined (counted with the first target), not dropped.
 A *preset* is a list of such mappings under ``files:``, each with ``match:`` file-name patterns.
 """
 
@@ -45,7 +50,11 @@ class ColumnSpec(BaseModel):
 
     column: list[str] | None = Field(None, description="Source column(s); the first present one is used.")
     value: str | int | float | bool | None = Field(None, description="A constant for every row.")
-    sql: str | None = Field(None, description="A DuckDB SQL expression over the source columns (VARCHAR).")
+    sql: str | None = Field(
+        None,
+        description="A DuckDB SQL expression over the source columns (VARCHAR); {{a|b}} stands for the first of "
+        "those columns the file has (NULL if none; in JSON, the first path with a value).",
+    )
     format: list[str] | None = Field(None, description="strptime format(s) for dates, or 'epoch'/'epoch_ms'.")
     values: dict[str, str | None] | None = Field(None, description="Map source values (case-insensitive).")
     optional: bool = Field(False, description="The column may be absent from the file (then the value is null).")
@@ -71,6 +80,11 @@ class Target(BaseModel):
     entity: str
     columns: dict[str, ColumnSpec]
     attributes: Literal["rest", "none"] | list[str] = "none"
+    attributes_under: str | None = Field(
+        None,
+        description="Nest the kept columns under this key of `attributes`, so several files describing the same "
+        "records keep theirs side by side (stored attributes are merged key by key).",
+    )
     duplicate_keys: Literal["quarantine", "last_wins"] = "quarantine"
     external_id: str | None = Field(
         None, description="Source column holding another id of the same record, registered as an alias."
@@ -78,7 +92,9 @@ class Target(BaseModel):
     identity: Literal["match", "off"] = Field(
         "match", description="Match accounts by domain and contacts by e-mail to records under other ids."
     )
-    where: str | None = Field(None, description="SQL condition; rows where it is false are skipped (counted).")
+    where: str | None = Field(
+        None, description="SQL condition ({{a|b}} as in 'sql'); rows where it is false are left to the other targets."
+    )
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -99,6 +115,8 @@ class Target(BaseModel):
             )
         if "attributes" in self.columns and self.attributes != "none":
             raise ValueError("map 'attributes' either as a column or with the 'attributes:' option, not both")
+        if self.attributes_under is not None and self.attributes == "none":
+            raise ValueError("'attributes_under' needs 'attributes: rest' or a list of columns")
         missing = [
             f
             for f in ent.required
@@ -129,8 +147,18 @@ class ReadOptions(BaseModel):
     date_format: list[str] | None = None
     day_first: bool | None = None
     null_values: list[str] = Field(default_factory=list)
+    records: list[str] | None = Field(
+        None,
+        description="JSON: key(s) of the array holding the records when a document wraps them, as API list "
+        "responses do ({\"tickets\": [...]}); the first present is used; other documents are one record each.",
+    )
+    unnest: str | None = Field(
+        None,
+        description="JSON: an array field expanded to one row per element; each row keeps the other fields "
+        "and holds the element under the same key (rows whose array is empty or absent stay one row).",
+    )
 
-    @field_validator("date_format", mode="before")
+    @field_validator("date_format", "records", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
@@ -211,7 +239,7 @@ def _read_yaml(path: Path) -> Any:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', None) or error}") from None
 
 
 def load_mapping(path: Path) -> Preset:
@@ -237,7 +265,10 @@ def parse_preset(data: Any, source: str) -> Preset:
 
 
 def canonical_mapping(entity_name: str, columns: list[str], source: str = "sinergia") -> Mapping:
-    """Identity mapping for a file already in the canonical shape (column names = field names)."""
+    """Identity mapping for a file already in the canonical shape (column names = field names).
+
+    Canonical times are UTC, so times without an offset are read as UTC, whatever the workspace's zone.
+    """
     ent = entity(entity_name)
     present = [c for c in ent.field_names if c in columns]
     extra = [c for c in columns if c not in ent.field_names and not c.startswith("_")]
@@ -245,5 +276,7 @@ def canonical_mapping(entity_name: str, columns: list[str], source: str = "siner
     target: dict[str, Any] = {"entity": entity_name, "columns": cols}
     if extra and "attributes" not in present:
         target["attributes"] = extra
-    result: Mapping = _validate(Mapping, {"source": source, "targets": [target]}, f"canonical {entity_name}")
+    result: Mapping = _validate(
+        Mapping, {"source": source, "timezone": "UTC", "targets": [target]}, f"canonical {entity_name}"
+    )
     return result

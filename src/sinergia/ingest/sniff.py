@@ -65,17 +65,18 @@ def _decode(path: Path, sample: bytes, truncated: bool) -> tuple[str, str]:
         return "utf-8", sample.decode("utf-8")
     except UnicodeDecodeError as error:
         # A multi-byte character cut off by the sample's end is not an encoding error.
-        if truncated and error.start >= len(sample) - 3:
-            return "utf-8", sample[: error.start].decode("utf-8")
-        bad = sample[error.start : error.start + 1]
+        start = error.start
+        if truncated and start >= len(sample) - 3:
+            return "utf-8", sample[:start].decode("utf-8")
+        bad = sample[start : start + 1]
     # Latin-1 decodes any byte; accept it only when the bytes look like Latin-1 text, i.e. no C1
     # control characters (0x80-0x9F never occur in real Latin-1 text, but fill binary and UTF-16 files).
     if not any(0x80 <= b <= 0x9F for b in sample):
         return "latin-1", sample.decode("latin-1")
-    line = sample[: error.start].count(b"\n") + 1
+    line = sample[:start].count(b"\n") + 1
     raise InputError(
         f"{path}: undecodable bytes (0x{bad.hex()} at line {line}): neither UTF-8 nor Latin-1; "
-        "save the file as UTF-8 or pass the encoding in the mapping"
+        "save the file as UTF-8 (Windows-1252 text, e.g. from Excel, has to be converted)"
     )
 
 
@@ -102,12 +103,24 @@ def _looks_whitespace_separated(text: str) -> bool:
     lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
     if not lines:
         return False
-    widths = {len(ln.split()) for ln in lines}
-    return len(widths) == 1 and next(iter(widths)) > 1 and all("," not in ln and ";" not in ln for ln in lines)
+    if any("," in ln or ";" in ln for ln in lines):
+        return False
+    widths = [len(ln.split()) for ln in lines]
+    if widths[0] < 2:
+        return False
+    if len(set(widths)) == 1:
+        return True
+    # A few rows with the wrong number of fields are quarantined, not a reason to read the file as one
+    # column; with tabs, uneven widths mean empty fields, which only the tab-delimited reader keeps.
+    agree = sum(1 for w in widths if w == widths[0])
+    return not any("\t" in ln for ln in lines) and agree >= 2 and agree >= 0.8 * len(widths)
 
 
-def sniff(path: Path, forced_format: str | None = None) -> Sniffed:
-    """Decide how to read ``path``; raise :class:`InputError` with the reason when it can't be read."""
+def sniff(path: Path, forced_format: str | None = None, forced_encoding: str | None = None) -> Sniffed:
+    """Decide how to read ``path``; raise :class:`InputError` with the reason when it can't be read.
+
+    ``forced_encoding`` (a mapping's ``encoding:``) skips encoding detection: the user has said what it is.
+    """
     if not path.exists():
         raise InputError(f"{path}: file not found")
     if path.is_dir():
@@ -131,9 +144,17 @@ def sniff(path: Path, forced_format: str | None = None) -> Sniffed:
         raise InputError(f"{path}: is not a Parquet file (it does not start with the 'PAR1' marker)")
     sample = _read_sample(path, gz)
     truncated = size > SAMPLE_BYTES or gz
+    head = sample[:512]  # UTF-16: a byte-order mark, or (ASCII text) a NUL in every other byte
+    every_other_nul = len(head) >= 8 and max(head[0::2].count(0), head[1::2].count(0)) >= 0.9 * (len(head) // 2)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or every_other_nul:
+        raise InputError(f"{path}: is UTF-16 text; save it as UTF-8 (or Latin-1) and import it again")
     if b"\x00" in sample:
         raise InputError(f"{path}: is a binary file, not text (it contains NUL bytes)")
-    encoding, text = _decode(path, sample, truncated)
+    if forced_encoding is not None:
+        encoding = "latin-1" if forced_encoding == "latin-1" else "utf-8"
+        text = sample.removeprefix(b"\xef\xbb\xbf").decode(encoding, errors="replace")
+    else:
+        encoding, text = _decode(path, sample, truncated)
     stripped = text.lstrip()
     if not stripped:
         raise InputError(f"{path}: the file is empty (only blank lines)")

@@ -78,14 +78,27 @@ class Workspace:
 
     # -- reading -------------------------------------------------------------------------------
     def duckdb_reader(self) -> duckdb.DuckDBPyConnection:
-        """A read-only DuckDB connection on the current snapshot. Close it when done."""
-        return duckdb.connect(str(self.engine_path), read_only=True)
+        """A read-only DuckDB connection on the current snapshot. Close it when done.
+
+        The file is ATTACHed to a fresh in-memory database, not opened with ``duckdb.connect(path)``:
+        DuckDB keeps one database instance per path in a process, so while any older connection is
+        open a new ``connect(path)`` would be handed that instance — the replaced, stale snapshot.
+        """
+        con = duckdb.connect(":memory:")
+        try:
+            path = str(self.engine_path).replace("'", "''")
+            con.execute(f"ATTACH '{path}' AS {Path(ENGINE_FILE).stem} (READ_ONLY)")
+            con.execute(f"USE {Path(ENGINE_FILE).stem}")
+        except BaseException:
+            con.close()
+            raise
+        return con
 
     def connect(self) -> ibis.backends.duckdb.Backend:
         """A read-only Ibis connection on the current snapshot; tables are Ibis tables."""
         import ibis
 
-        return ibis.duckdb.connect(database=str(self.engine_path), read_only=True)
+        return ibis.duckdb.from_connection(self.duckdb_reader())
 
     def table(self, name: str) -> Any:
         """The canonical table ``name`` as an Ibis table expression (a fresh read-only connection)."""
@@ -148,7 +161,10 @@ class Workspace:
     def _remove_stale_copies(self) -> None:
         # Only called with the lock held, so no live writer owns these files.
         for stale in self.path.glob(f"{TMP_PREFIX}*"):
-            stale.unlink(missing_ok=True)
+            if stale.is_dir():  # DuckDB's spill folder (<copy>.duckdb.tmp) of a killed writer
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
 
 
 def resolve_workspace_path(path: Path | str | None) -> Path:
@@ -164,7 +180,8 @@ def open_workspace(path: Path | str | None = None) -> Workspace:
     root = resolve_workspace_path(path).resolve()
     config_path = root / CONFIG_FILE
     if not config_path.is_file():
-        hint = "" if path is not None else f" (from {'$' + ENV_VAR if os.environ.get(ENV_VAR) else 'the current folder'})"
+        origin = "$" + ENV_VAR if os.environ.get(ENV_VAR) else "the current folder"
+        hint = "" if path is not None else f" (from {origin})"
         raise WorkspaceError(
             f"{root}{hint} is not a Sinergia workspace (no {CONFIG_FILE}); create one with: sinergia init PATH"
         )
