@@ -99,7 +99,8 @@ def _finish(metric: Metric, row: dict[str, Any], small: int) -> dict[str, Any]:
             if kind == "proportion":
                 low, high = stats.wilson(num, den)
             else:
-                low, high = stats.ratio_interval(num, den, _f(row.get("s_nn")), _f(row.get("s_dd")), _f(row.get("s_nd")), n)
+                squares = (_f(row.get("s_nn")), _f(row.get("s_dd")), _f(row.get("s_nd")))
+                low, high = stats.ratio_interval(num, den, *squares, n)
     elif kind == "mean":
         if n:
             value = _f(row.get("s_x")) / n
@@ -111,12 +112,11 @@ def _finish(metric: Metric, row: dict[str, Any], small: int) -> dict[str, Any]:
         value = _f(row.get("s_x"))
     elif kind in ("count", "distinct"):
         value = float(n)
-    elif kind == "nps":
-        if n:
-            promoters, detractors = _f(row.get("s_p")), _f(row.get("s_d"))
-            value = 100.0 * (promoters - detractors) / n
-            low, high = stats.nps_interval(promoters, detractors, n)
-            num, den = promoters - detractors, float(n)
+    elif kind == "nps" and n:
+        promoters, detractors = _f(row.get("s_p")), _f(row.get("s_d"))
+        value = 100.0 * (promoters - detractors) / n
+        low, high = stats.nps_interval(promoters, detractors, n)
+        num, den = promoters - detractors, float(n)
     flagged = kind in ("ratio", "proportion", "mean", "median", "nps") and n < small
     return {
         "value": value, "ci_low": low, "ci_high": high, "n": n, "numerator": num, "denominator": den,
@@ -215,7 +215,9 @@ def rows_behind(
     obs = observations(metric, ctx, [k for k in filters if k in valid_by(metric)])
     unknown = [k for k in filters if k not in valid_by(metric)]
     if unknown:
-        raise UsageError(f"{metric.name} has no attribute {', '.join(unknown)}; attributes: {', '.join(valid_by(metric))}")
+        raise UsageError(
+            f"{metric.name} has no attribute {', '.join(unknown)}; attributes: {', '.join(valid_by(metric))}"
+        )
     for column, value in filters.items():
         obs = obs.filter(obs[column].isnull() if value is None else obs[column] == value)
     obs = obs.order_by([ibis.asc("period_start"), *(ibis.asc(k) for k in metric.row_keys)])

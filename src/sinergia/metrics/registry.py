@@ -112,7 +112,7 @@ def register(metric: Metric) -> Metric:
 
 
 #: Modules whose import registers a family's metrics.
-FAMILY_MODULES = ("revenue", "cx", "lifecycle")
+FAMILY_MODULES = ("revenue", "cx", "lifecycle", "support")
 
 
 def _load_families() -> None:

@@ -31,6 +31,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -97,7 +98,7 @@ class Calendar(_Strict):
                     raise ValueError(f"{day}: shift '{shift}' ends before it starts")
                 spans.append((start, end))
             spans.sort()
-            if any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)):
+            if any(b[0] < a[1] for a, b in itertools.pairwise(spans)):
                 raise ValueError(f"{day}: shifts overlap")
         return value
 
