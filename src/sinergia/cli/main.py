@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -38,6 +38,15 @@ def _add_metrics() -> None:
 
 
 _add_metrics()
+
+
+def _add_clv() -> None:
+    from sinergia.cli.clv import app as clv_app
+
+    app.add_typer(clv_app, name="clv")
+
+
+_add_clv()
 
 WorkspaceOpt = Annotated[
     Path | None,
@@ -196,7 +205,7 @@ def demo(
     out = ws.path / "demo-data"
     out.mkdir(exist_ok=True)
     with _progress(accounts, "Generating accounts", fmt is Format.table) as advance:
-        files = generate(out, accounts=accounts, seed=seed, months=months, progress=lambda n: advance(n))
+        files = generate(out, accounts=accounts, seed=seed, months=months, progress=advance)
     with _progress(len(files), "Importing", fmt is Format.table) as advance:
         report = ingest_files(ws, list(files.values()), preset="sinergia", progress=lambda _: advance())
     if fmt is Format.json:

@@ -59,10 +59,11 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     out = []
     for row in frame.to_dict("records"):
         clean = {}
-        for key, value in row.items():
-            if hasattr(value, "isoformat"):
-                value = value.isoformat()
-            elif isinstance(value, float) and math.isnan(value):
+        for key, raw in row.items():
+            value = raw
+            if hasattr(raw, "isoformat"):
+                value = raw.isoformat()
+            elif isinstance(raw, float) and math.isnan(raw):
                 value = None
             clean[key] = value
         out.append(clean)
