@@ -29,13 +29,12 @@ IBIS_TYPES = {
     "json": "string",
 }
 
-_spark_backend: Any = None
+_SPARK: dict[str, Any] = {}
 
 
 def spark_backend() -> Any:
     """One local PySpark session per test run (starting one takes seconds)."""
-    global _spark_backend
-    if _spark_backend is None:
+    if "backend" not in _SPARK:
         try:
             from pyspark.sql import SparkSession
         except ImportError:
@@ -63,8 +62,8 @@ def spark_backend() -> Any:
             .getOrCreate()
         )
         session.sparkContext.setLogLevel("ERROR")
-        _spark_backend = ibis.pyspark.connect(session)
-    return _spark_backend
+        _SPARK["backend"] = ibis.pyspark.connect(session)
+    return _SPARK["backend"]
 
 
 def frame(entity: str, rows: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, str]]:

@@ -63,7 +63,8 @@ def test_money_in_another_currency_is_left_out_not_mixed(tmp_path: Path) -> None
 #: IBM Telco has no dates. IBM defines Churn as "customers who left within the last month" and tenure in
 #: months up to an undated snapshot. Convention for this test only (not the preset): snapshot = the end of
 #: an arbitrary month (2020-06-30; only relative dates matter); a customer started `tenure` months before
-#: the snapshot date (tenure 0 = joined on 30 June); a churned customer's subscription ended on 15 June, inside the last month. MRR =
+#: the snapshot date (tenure 0 = joined on 30 June); a churned customer's subscription ended on 15 June,
+#: inside the last month. MRR =
 #: MonthlyCharges.
 TELCO_MAPPING = """
 entity: subscriptions

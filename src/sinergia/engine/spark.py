@@ -21,7 +21,9 @@ def local_session(app_name: str = "sinergia", warehouse: Path | None = None) -> 
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise UsageError("the Spark engine needs the spark extra: pip install 'sinergia[spark]' (and Java 17)") from None
+        raise UsageError(
+            "the Spark engine needs the spark extra: pip install 'sinergia[spark]' (and Java 17)"
+        ) from None
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     warehouse = warehouse or Path(tempfile.mkdtemp(prefix="sinergia-spark-"))
     session = (
