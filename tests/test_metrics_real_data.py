@@ -99,3 +99,28 @@ def test_telco_logo_churn_of_the_last_month(tmp_path: Path) -> None:
     assert by_metric.loc["churned_mrr", "value"] == pytest.approx(float(left.MonthlyCharges.sum()), abs=0.01)
     staying = raw[raw.Churn == "No"]
     assert by_metric.loc["mrr", "value"] == pytest.approx(float(staying.MonthlyCharges.sum()), abs=0.01)
+
+
+def test_olist_csat_per_quarter_matches_review_scores(tmp_path: Path) -> None:
+    """CSAT (top-2 of 1–5) on Olist's post-delivery review scores, quarter by quarter."""
+    path = require_shared_data() / "olist" / "order_sample_8k" / "olist_order_reviews_dataset.train.csv"
+    ws = sinergia.init_workspace(tmp_path / "ws")
+    ingest_files(ws, [path], preset="olist")
+    raw = pd.read_csv(path)
+    # The preset reads Olist's local times as São Paulo time; the answer's quarter is taken in UTC. Times in
+    # the hour repeated when DST ended (17 Feb 2018) are mid-quarter, so either reading gives the same quarter.
+    local = pd.to_datetime(raw.review_answer_timestamp)
+    answered = local.dt.tz_localize("America/Sao_Paulo", ambiguous=True).dt.tz_convert("UTC")
+    raw["quarter"] = answered.dt.tz_localize(None).dt.to_period("Q").dt.start_time
+    expected = raw.groupby("quarter").review_score.agg(good=lambda s: int((s >= 4).sum()), n="count")
+    ours = compute(ws, "csat", as_of=dt.date(2018, 12, 31), period="quarter", start=dt.date(2016, 10, 1))
+    ours = ours.set_index("period_start")
+    compared = 0
+    for quarter, row in expected.iterrows():
+        assert int(ours.loc[quarter, "n"]) == row.n, quarter
+        assert ours.loc[quarter, "value"] == pytest.approx(row.good / row.n), quarter
+        compared += 1
+    assert compared >= 6
+    # Quarters without answers have no value (null, never 0).
+    empty = ours[ours.n == 0]
+    assert empty.value.isna().all()
