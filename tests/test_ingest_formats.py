@@ -521,3 +521,25 @@ def test_ingestion_guide_documents_every_mapping_key_and_date_format() -> None:
         assert re.search(rf"`[^`]*\b{re.escape(word)}\b[^`]*`", text), word
     for literal in ("utf-8-sig", "latin-1", "last_wins", "epoch_ms", "whitespace", "ndjson"):
         assert literal in text
+
+
+def test_windows_1252_export_is_read(tmp_path: Path) -> None:
+    # Excel's "CSV" on Windows: cp1252 puts “curly quotes”, – and € in bytes 0x80-0x9F, which are not Latin-1.
+    ws = init_workspace(tmp_path / "ws")
+    text = "account_id;name;segment\na1;Ação “Premium” – São Paulo;€ 1\na2;Beta;SMB\n"
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_bytes(text.encode("cp1252"))
+    ingest(ws, accounts)
+    assert dict(rows(ws, "SELECT account_id, name FROM accounts")) == {
+        "a1": "Ação “Premium” – São Paulo",
+        "a2": "Beta",
+    }
+    assert dict(rows(ws, "SELECT account_id, segment FROM accounts"))["a1"] == "€ 1"
+
+
+def test_windows_1252_quarantine_lines_refer_to_the_original_file(tmp_path: Path) -> None:
+    ws = init_workspace(tmp_path / "ws")
+    path = tmp_path / "accounts.csv"
+    path.write_bytes("account_id;name;employees\na1;“A”;1\na2;B;muitos\n".encode("cp1252"))
+    ingest(ws, path)
+    assert rows(ws, "SELECT file, line, column_name FROM quarantine") == [(str(path), 3, "employees")]

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from sinergia.errors import InputError, UsageError
-from sinergia.ingest.loader import COUNT_KEYS, Counts, FileResult, ImportContext, load_file, propagate_aliases
+from sinergia.ingest.loader import (
+    COUNT_KEYS,
+    Counts,
+    FileResult,
+    ImportContext,
+    load_file,
+    propagate_aliases,
+    release_scratch,
+)
 from sinergia.ingest.mapping import Mapping, Preset, canonical_mapping, load_mapping
 from sinergia.ingest.presets import CANONICAL, describe_presets, get_preset, preset_names
 from sinergia.schema import ENTITIES
@@ -99,13 +107,16 @@ def ingest_files(
             entry = chosen.mapping_for(path)
             plans.append((path, entry, entry.source if entry.source != "mapping" else chosen.name))
     ctx = ImportContext.new(workspace.config.timezone, workspace.config.ingest.day_first, strict)
-    with workspace.writer(commit=not dry_run) as con:
-        for path, planned, source_name in plans:
-            plan = planned if planned.targets else _with_canonical_targets(con, path)
-            load_file(con, path, plan, ctx, source_name)
-            if progress is not None:
-                progress(path)
-        propagate_aliases(con, ctx)
+    try:
+        with workspace.writer(commit=not dry_run) as con:
+            for path, planned, source_name in plans:
+                plan = planned if planned.targets else _with_canonical_targets(con, path)
+                load_file(con, path, plan, ctx, source_name)
+                if progress is not None:
+                    progress(path)
+            propagate_aliases(con, ctx)
+    finally:
+        release_scratch()
     report = ImportReport(ctx.import_id, dry_run, ctx.results, dict(ctx.new_aliases))
     if not dry_run:
         from sinergia.store.migrate import audit

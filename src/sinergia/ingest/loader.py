@@ -162,8 +162,41 @@ def _line_reader(path: Path, sniffed: Sniffed, skip: int) -> str:
     )
 
 
+#: UTF-8 copies of Windows-1252 files made during an import; ``release_scratch`` deletes them.
+_SCRATCH: list[Path] = []
+
+
+def _utf8_copy(path: Path, sniffed: Sniffed) -> tuple[Path, Sniffed]:
+    """DuckDB reads UTF-8 and Latin-1 only: stream a Windows-1252 file into a UTF-8 scratch copy.
+
+    Lines are kept as they are (``newline=""``), so row and line numbers refer to the original file.
+    """
+    import gzip
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="sinergia-cp1252-", suffix=".txt")
+    scratch = Path(name)
+    _SCRATCH.append(scratch)
+    opener = gzip.open if sniffed.compression == "gzip" else open
+    with opener(path, "rt", encoding="cp1252", newline="") as source, open(  # noqa: PTH123
+        fd, "w", encoding="utf-8", newline=""
+    ) as target:
+        while chunk := source.read(1 << 20):
+            target.write(chunk)
+    return scratch, Sniffed(sniffed.format, None, "utf-8", sniffed.delimiter)
+
+
+def release_scratch() -> None:
+    """Delete the scratch copies made by this process's imports."""
+    while _SCRATCH:
+        _SCRATCH.pop().unlink(missing_ok=True)
+
+
 def open_source(con: duckdb.DuckDBPyConnection, path: Path, options: Mapping) -> tuple[OpenedSource, Sniffed]:
     sniffed = sniff(path, options.format, options.encoding)
+    read_path = path  # what DuckDB reads; messages keep naming the user's file
+    if sniffed.encoding == "cp1252" and sniffed.format != "parquet":
+        read_path, sniffed = _utf8_copy(path, sniffed)
     view = _name("src")
     fmt = sniffed.format
     decimal = options.decimal or ("," if (options.delimiter or sniffed.delimiter) == ";" else ".")
@@ -172,7 +205,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, options: Mapping) ->
     header_lines = 1 if options.header else 0
     if fmt == "csv":
         rejects_table, scan = _name("rej"), _name("rejscan")
-        reader = _csv_reader(path, sniffed, options, rejects_table, scan)
+        reader = _csv_reader(read_path, sniffed, options, rejects_table, scan)
         try:
             con.execute(f"CREATE TEMP VIEW {view} AS SELECT * FROM {reader(False)}")
             described = con.execute(f"DESCRIBE {view}").fetchall()
@@ -191,9 +224,9 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, options: Mapping) ->
             raise InputError(f"{path}: cannot be read as Parquet: {_first_line(error)}") from None
         header_lines = 0
     elif fmt == "whitespace":
-        first = _first_text_line(path, sniffed)
+        first = _first_text_line(read_path, sniffed)
         names = first.split() if options.header else [f"column{i}" for i in range(len(first.split()))]
-        lines = _line_reader(path, sniffed, header_lines)
+        lines = _line_reader(read_path, sniffed, header_lines)
         parts = "regexp_split_to_array(trim(line, E' \\t\\r'), '\\s+')"
         cols = ", ".join(f"_f[{i + 1}] AS {ident(n)}" for i, n in enumerate(names))
         select = f"SELECT {cols}, len(_f) AS _width FROM (SELECT {parts} AS _f FROM {lines} WHERE trim(line) <> '')"
@@ -205,17 +238,17 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, options: Mapping) ->
         described = [(n, "VARCHAR") for n in names]
         row_error = (f"_width <> {len(names)}", f"'row has ' || _width || ' fields, the header {len(names)}'")
     else:  # json / ndjson: one JSON object per row, columns are dotted paths
-        documents = _json_documents(con, path, sniffed) if fmt == "ndjson" else None
+        documents = _json_documents(con, read_path, sniffed) if fmt == "ndjson" else None
         if documents is not None:  # pretty-printed object(s), not one object per line
             select, fmt = documents, "json"
         elif fmt == "ndjson":
             select = (
                 "SELECT CASE WHEN json_valid(line) THEN CAST(line AS JSON) END AS json, line AS _line "
-                f"FROM {_line_reader(path, sniffed, 0)} WHERE trim(line) <> ''"
+                f"FROM {_line_reader(read_path, sniffed, 0)} WHERE trim(line) <> ''"
             )
         else:
             select = (
-                f"SELECT json, CAST(json AS VARCHAR) AS _line FROM read_json_objects({lit(str(path))}, "
+                f"SELECT json, CAST(json AS VARCHAR) AS _line FROM read_json_objects({lit(str(read_path))}, "
                 f"format = 'array', compression = {lit(sniffed.compression or 'none')})"
             )
         if options.records or options.unnest:
@@ -244,7 +277,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, options: Mapping) ->
     blank_lines = None
     if fmt in ("csv", "whitespace", "ndjson"):
         # CSV skips empty lines; the line readers above also drop whitespace-only ones.
-        blank_lines = functools.partial(_blank_lines, path, sniffed.compression == "gzip", fmt != "csv")
+        blank_lines = functools.partial(_blank_lines, read_path, sniffed.compression == "gzip", fmt != "csv")
     opened = OpenedSource(source, reader, header_lines, rejects_table, row_error, raw_json, blank_lines)
     return opened, sniffed
 

@@ -4,7 +4,7 @@ A mapping file (YAML) has reading options and one or more targets::
 
     source: zendesk              # recorded in each row's _source
     delimiter: ";"               # optional: , ; tab | (detected when absent)
-    encoding: latin-1            # optional: utf-8, utf-8-sig, latin-1 (detected when absent)
+    encoding: latin-1            # optional: utf-8, utf-8-sig, latin-1, cp1252 (detected when absent)
     decimal: ","                 # optional: "." or "," (default: "," when the delimiter is ";")
     timezone: America/Sao_Paulo  # local times without an offset are in this zone
     date_format: "%d/%m/%Y"      # optional default for every date column
@@ -140,7 +140,7 @@ class ReadOptions(BaseModel):
 
     format: Format | None = None
     delimiter: str | None = None
-    encoding: Literal["utf-8", "utf-8-sig", "latin-1"] | None = None
+    encoding: Literal["utf-8", "utf-8-sig", "latin-1", "cp1252"] | None = None
     decimal: Literal[".", ","] | None = None
     header: bool = True
     timezone: str | None = None

@@ -33,7 +33,7 @@ class Sniffed:
 
     format: str  # csv | parquet | json | ndjson | whitespace
     compression: str | None  # gzip or None
-    encoding: str = "utf-8"  # utf-8 | latin-1 (a UTF-8 BOM is skipped by the reader)
+    encoding: str = "utf-8"  # utf-8 | latin-1 | cp1252 (a UTF-8 BOM is skipped by the reader)
     delimiter: str = ","
 
 
@@ -73,10 +73,16 @@ def _decode(path: Path, sample: bytes, truncated: bool) -> tuple[str, str]:
     # control characters (0x80-0x9F never occur in real Latin-1 text, but fill binary and UTF-16 files).
     if not any(0x80 <= b <= 0x9F for b in sample):
         return "latin-1", sample.decode("latin-1")
+    # Windows-1252 (Excel's "CSV" on Windows) puts curly quotes, dashes and € in 0x80-0x9F; it leaves five
+    # bytes undefined, so a file that decodes has a good chance of really being cp1252 text.
+    try:
+        return "cp1252", sample.decode("cp1252")
+    except UnicodeDecodeError:
+        pass
     line = sample[:start].count(b"\n") + 1
     raise InputError(
-        f"{path}: undecodable bytes (0x{bad.hex()} at line {line}): neither UTF-8 nor Latin-1; "
-        "save the file as UTF-8 (Windows-1252 text, e.g. from Excel, has to be converted)"
+        f"{path}: undecodable bytes (0x{bad.hex()} at line {line}): neither UTF-8, Latin-1 nor Windows-1252; "
+        "save the file as UTF-8"
     )
 
 
@@ -151,7 +157,7 @@ def sniff(path: Path, forced_format: str | None = None, forced_encoding: str | N
     if b"\x00" in sample:
         raise InputError(f"{path}: is a binary file, not text (it contains NUL bytes)")
     if forced_encoding is not None:
-        encoding = "latin-1" if forced_encoding == "latin-1" else "utf-8"
+        encoding = forced_encoding if forced_encoding in ("latin-1", "cp1252") else "utf-8"
         text = sample.removeprefix(b"\xef\xbb\xbf").decode(encoding, errors="replace")
     else:
         encoding, text = _decode(path, sample, truncated)
