@@ -37,5 +37,9 @@ class InputError(SinergiaError):
     exit_code = 4
 
 
+class ModelError(SinergiaError):
+    """A model cannot be estimated on these data (no variation, no events, no convergence)."""
+
+
 class StrictModeError(InputError):
     """``--strict`` was given and a row failed validation; the message names the row."""

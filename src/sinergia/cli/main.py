@@ -48,6 +48,24 @@ def _add_clv() -> None:
 
 _add_clv()
 
+
+def _add_churn() -> None:
+    from sinergia.cli.churn import app as churn_app
+
+    app.add_typer(churn_app, name="churn")
+
+
+_add_churn()
+
+
+def _add_survival() -> None:
+    from sinergia.cli.survival import app as survival_app
+
+    app.add_typer(survival_app, name="survival")
+
+
+_add_survival()
+
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option(
