@@ -51,7 +51,7 @@ def fit(
     frame = read_table(data)
     dropped = tuple(drop or ())
     model = TabularChurnModel(target, id_col, dropped, seed)
-    model._validate_columns(frame)  # fail fast, before the cross-validation
+    model._prepare(frame)  # input errors (columns, target) fail fast, before the cross-validation
     evaluation = evaluate(frame, target, id_col, dropped, folds=folds, seed=seed)
     model.fit(frame)
     model.evaluation_ = evaluation.as_dict()

@@ -358,10 +358,10 @@ class TabularChurnModel:
         TabularChurnModel
             ``self``.
         """
-        from sklearn.model_selection import StratifiedKFold
-
         started = time.perf_counter()
         schema, y, labels = self._prepare(frame)
+        from sklearn.model_selection import StratifiedKFold
+
         x = schema.matrix(frame)
         oof = np.empty(len(y), dtype=np.float64)
         splitter = StratifiedKFold(n_splits=self.calibration_folds, shuffle=True, random_state=self.seed)
@@ -627,11 +627,11 @@ def evaluate(frame: pd.DataFrame, target: str, id_col: str, drop: Sequence[str] 
 
     Each outer fold fits a full :class:`TabularChurnModel` (its own inner calibration folds) on the other folds.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     started = time.perf_counter()
     probe = TabularChurnModel(target, id_col, drop, seed)
-    _, y, _ = probe._prepare(frame)
+    _, y, _ = probe._prepare(frame)  # input errors before the (slow) scikit-learn import
+    from sklearn.model_selection import StratifiedKFold
+
     if folds < 2 or int(min(y.sum(), len(y) - y.sum())) < folds:
         raise UsageError(f"cannot run {folds}-fold cross-validation: each class needs at least {folds} rows")
     names = ("lightgbm_calibrated", "lightgbm_uncalibrated", "logistic")
