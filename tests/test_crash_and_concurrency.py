@@ -258,6 +258,13 @@ def test_sigkill_at_any_moment_leaves_before_or_after(base: Base) -> None:
             )
         )
     plans.append(("as soon as the live file is replaced", lambda now, run: run.committed_seen is not None))
+    late = rng.uniform(0.1, 0.6) * (ref.at - ref.committed_seen)  # while it writes the audit row
+    plans.append(
+        (
+            f"{late:.3f}s after the commit",
+            lambda now, run, late=late: run.committed_seen is not None and now >= run.committed_seen + late,
+        )
+    )
 
     seen: list[tuple[str, str, bool, bool, list[str]]] = []
     for n, (label, stop) in enumerate(plans):
