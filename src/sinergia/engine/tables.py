@@ -55,7 +55,23 @@ BOOKKEEPING_KEYS: dict[str, tuple[str, ...]] = {
     "identity_map": ("entity", "alias_id"),
 }
 
-TABLE_NAMES: tuple[str, ...] = (*ENTITIES, *BOOKKEEPING)
+#: Derived tables written by the score modules (``sinergia.scores``): one row per account, day and score.
+SCORE_TABLES: dict[str, dict[str, str]] = {
+    "account_scores": {
+        "account_id": "VARCHAR",
+        "as_of": "DATE",
+        "score": "VARCHAR",
+        "value": "DOUBLE",
+        "band": "VARCHAR",
+        "trend": "VARCHAR",
+        "explanation": "VARCHAR",
+        "model_version": "VARCHAR",
+        "computed_at": "TIMESTAMP",
+    },
+}
+SCORE_TABLE_KEYS: dict[str, tuple[str, ...]] = {"account_scores": ("account_id", "as_of", "score")}
+
+TABLE_NAMES: tuple[str, ...] = (*ENTITIES, *BOOKKEEPING, *SCORE_TABLES)
 
 
 def quote(identifier: str) -> str:
@@ -95,3 +111,10 @@ def ensure_engine_schema(con: duckdb.DuckDBPyConnection) -> None:
         _create(con, entity.name, entity_columns(entity), None)
     for name, columns in BOOKKEEPING.items():
         _create(con, name, columns, BOOKKEEPING_KEYS[name])
+    ensure_score_tables(con)
+
+
+def ensure_score_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the score tables if missing (workspaces made before they existed get them on first write)."""
+    for name, columns in SCORE_TABLES.items():
+        _create(con, name, columns, SCORE_TABLE_KEYS[name])
