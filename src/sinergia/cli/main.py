@@ -66,6 +66,24 @@ def _add_survival() -> None:
 
 _add_survival()
 
+
+def _add_route() -> None:
+    from sinergia.cli.route import app as route_app
+
+    app.add_typer(route_app, name="route")
+
+
+_add_route()
+
+
+def _add_playbooks() -> None:
+    from sinergia.cli.playbooks import app as playbooks_app
+
+    app.add_typer(playbooks_app, name="playbooks")
+
+
+_add_playbooks()
+
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option(
