@@ -4,11 +4,13 @@
 # the system packages some tests need when they are missing (Java for the PySpark tests).
 # Extra arguments go to pytest.
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "dev,spark"
+. "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "dev,spark,postgres"
 cd "$ROOT"
 
 need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+# PostgreSQL server binaries for the API tests against a real PostgreSQL (tests/pg.py starts a throw-away cluster).
+{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || need_apt+=(postgresql)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ -n "${CI:-}" ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing ${need_apt[*]} (apt-get)"

@@ -1,0 +1,11 @@
+"""Every ``/api/v1`` router, combined."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import accounts, system
+
+api_router = APIRouter()
+api_router.include_router(system.router)
+api_router.include_router(accounts.router)
