@@ -1,8 +1,9 @@
-"""``sinergia churn``: a churn model on a table the user already has (one row per customer, a 0/1 target).
+"""``sinergia churn``: churn models on the workspace and on a table the user already has.
 
-``fit`` cross-validates the calibrated LightGBM against a logistic baseline, prints the figures and saves the
-model folder; ``predict`` scores a file with it. Model code lives in ``sinergia.models.tabular``; see
-docs/churn.md. (Workspace-based churn with as-of features is a separate command family, not this one.)
+On a table (one row per customer, a 0/1 target): ``fit`` cross-validates the calibrated LightGBM against a
+logistic baseline, prints the figures and saves the model folder; ``predict`` scores a file with it
+(``sinergia.models.tabular``). On the workspace: ``train`` / ``backtest`` / ``score`` with point-in-time
+features and churn within a horizon (``sinergia.models.risk``, commands in ``cli/_risk.py``). See docs/churn.md.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Annotated, Any
 import typer
 
 from sinergia.cli._output import Format, console, print_json, print_rows
+from sinergia.cli._risk import add_workspace_commands
 from sinergia.errors import InputError
 
 app = typer.Typer(
-    help="Churn on your own table: calibrated LightGBM with per-row drivers, logistic baseline.",
+    help="Churn risk: on the workspace (train / backtest / score, point-in-time features) or on your own table "
+    "(fit / predict). Calibrated LightGBM with per-row drivers, logistic baseline.",
     no_args_is_help=True,
 )
 
@@ -126,3 +129,6 @@ def _clean(value: Any) -> Any:
         return [_clean(v) for v in value]
     return value
 
+
+
+add_workspace_commands(app, "churn", "churn")
