@@ -58,6 +58,15 @@ def _add_churn() -> None:
 _add_churn()
 
 
+def _add_expansion() -> None:
+    from sinergia.cli.expansion import app as expansion_app
+
+    app.add_typer(expansion_app, name="expansion")
+
+
+_add_expansion()
+
+
 def _add_survival() -> None:
     from sinergia.cli.survival import app as survival_app
 
