@@ -35,12 +35,15 @@ FloatArray = npt.NDArray[np.float64]
 DAYS_PER_MONTH = 365.25 / 12
 
 __all__ = [
+    "CLV_TIERS",
     "DAYS_PER_MONTH",
     "BetaGeoFitter",
     "GammaGammaFitter",
     "ShiftedBetaGeometric",
+    "clv_tiers",
     "describe",
     "predict_customers",
+    "score_workspace",
     "simulate_bgnbd",
 ]
 
@@ -796,6 +799,61 @@ class ShiftedBetaGeometric:
         self.converged_, self.message_ = fit.converged, fit.message
         return self
 
+    def fit_durations(self, periods: npt.ArrayLike, churned: npt.ArrayLike) -> ShiftedBetaGeometric:
+        r"""Fit from one duration per customer, right-censored: customers of any start date together.
+
+        ``periods`` are whole periods: for a churned customer (``churned`` true) the period :math:`t \ge 1` in
+        which she left (she paid :math:`t` periods), contributing :math:`\ln P(T = t)`; for a customer still
+        paying, the periods completed so far (:math:`t \ge 0`), contributing :math:`\ln S(t)`. One cohort's
+        survivor counts give the same likelihood as :meth:`fit` (``n_{t-1} - n_t`` churned at ``t``, ``n_n``
+        censored at ``n``). ``survivors_`` is then ``[number of customers]``.
+        """
+        t = _array(periods, "periods")
+        lost_flag = _array(churned, "churned")
+        if t.shape != lost_flag.shape:
+            raise InputError("periods and churned need one value per customer")
+        if t.size == 0:
+            raise InputError("no customers to fit")
+        if np.any(t < 0) or np.any(t != np.round(t)):
+            raise InputError("periods must be non-negative whole numbers")
+        is_lost = lost_flag != 0
+        if np.any(t[is_lost] < 1):
+            raise InputError("a churned customer needs periods >= 1 (the period in which she left)")
+        if not np.any(is_lost):
+            raise InputError("no customer churned: the sBG churn distribution cannot be estimated")
+        lost_t, lost_n = np.unique(t[is_lost], return_counts=True)
+        cens_t, cens_n = np.unique(t[~is_lost], return_counts=True)
+        lost_n, cens_n = lost_n.astype(np.float64), cens_n.astype(np.float64)
+        n = float(t.size)
+
+        def mean_negll(v: FloatArray) -> tuple[float, FloatArray]:
+            al, be = np.exp(v)
+            base = special.betaln(al, be)
+            log_p = special.betaln(al + 1, be + lost_t - 1) - base
+            log_s = special.betaln(al, be + cens_t) - base
+            ll = _dot(lost_n, log_p) + _dot(cens_n, log_s)
+            if not np.isfinite(ll):
+                return math.inf, np.zeros(2)
+            dab = special.digamma(al + be)
+            d_p_al = special.digamma(al + 1) - special.digamma(al + be + lost_t) - special.digamma(al) + dab
+            d_p_be = special.digamma(be + lost_t - 1) - special.digamma(al + be + lost_t) - special.digamma(be) + dab
+            d_s_al = dab - special.digamma(al + be + cens_t)
+            d_s_be = special.digamma(be + cens_t) - special.digamma(al + be + cens_t) - special.digamma(be) + dab
+            g_al = _dot(lost_n, d_p_al) + _dot(cens_n, d_s_al)
+            g_be = _dot(lost_n, d_p_be) + _dot(cens_n, d_s_be)
+            return -ll / n, -np.array([g_al * al, g_be * be]) / n
+
+        fit = _maximise(mean_negll, np.zeros(2), n)
+        values = np.exp(fit.log_params)
+        self.params_ = dict(zip(self.param_names, (float(v) for v in values), strict=True))
+        se = _natural_se(fit.log_params, fit.log_cov)
+        self.standard_errors_ = dict(zip(self.param_names, (float(v) for v in se), strict=True))
+        self.log_likelihood_ = fit.log_likelihood
+        self.log_params_covariance_ = fit.log_cov
+        self.survivors_ = np.array([n])
+        self.converged_, self.message_ = fit.converged, fit.message
+        return self
+
     def summary(self) -> pd.DataFrame:
         """Estimates with standard errors and 95 % intervals."""
         params = _require(self.params_, "ShiftedBetaGeometric")
@@ -909,3 +967,188 @@ def predict_customers(summary: pd.DataFrame, bgnbd: BetaGeoFitter, gamma_gamma: 
             time_unit=time_unit, margin=margin,
         )
     return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# workspace scoring: clv_<horizon>m per account, as of a date
+# --------------------------------------------------------------------------------------------------------------
+#: CLV tiers (the score's band): an account is in the first tier whose share it falls in, ranking accounts by
+#: value (ties share the better tier). Top 20 % "high", next 30 % "medium", the rest "low".
+CLV_TIERS: tuple[tuple[float, str], ...] = ((0.2, "high"), (0.5, "medium"), (1.0, "low"))
+WORKSPACE_MODELS = ("auto", "sbg", "simple", "bgnbd")
+
+
+def clv_tiers(values: npt.ArrayLike, tiers: Sequence[tuple[float, str]] = CLV_TIERS) -> list[str]:
+    """Tier of each value: the share of accounts with a *strictly greater* value decides (ties share a tier)."""
+    v = _array(values, "values")
+    if v.size == 0:
+        return []
+    ordered = np.sort(v)
+    greater = v.size - np.searchsorted(ordered, v, side="right")
+    share = greater / v.size
+    out = []
+    for s in share:
+        out.append(next(name for limit, name in tiers if s < limit or limit >= 1.0))
+    return out
+
+
+def score_workspace(source: Any, as_of: Any, *, horizon_months: int = 12, model: str = "auto",
+                    discount_rate: float = 0.01, margin: float | None = None, draws: int = 200,
+                    seed: int = 0) -> tuple[pd.DataFrame, dict[str, Any]]:
+    r"""Expected value of each account over the next ``horizon_months`` months, as of the end of ``as_of``.
+
+    Returns ``(scores, info)``: ``scores`` has the columns :func:`sinergia.scores.history.write_scores` reads
+    (``account_id``, ``as_of``, ``value``, ``band`` = CLV tier of :data:`CLV_TIERS`, ``explanation`` = a dict
+    with the inputs and the formula); ``info`` describes the fit (model, parameters, counts, version).
+
+    ``model``:
+
+    * ``sbg`` (subscriptions): every paying life of every account up to the cut-off
+      (:func:`sinergia.models.survival.account_lifetimes`) in months of :data:`DAYS_PER_MONTH` days - churned
+      lives lasted :math:`T = \max(1, \mathrm{round}(d / 30.4375))` months, open lives have completed
+      :math:`t = \lfloor d / 30.4375 \rfloor` - fitted by :meth:`ShiftedBetaGeometric.fit_durations`. An
+      account paying MRR at the cut-off after :math:`t` completed months is worth
+
+      .. math:: \mathrm{CLV}_H = \mathrm{MRR} \cdot \mathrm{margin} \sum_{m=1}^{H}
+                \frac{S(t + m) / S(t)}{(1 + d)^m}
+
+      (the coming H monthly payments, each made if the account has not churned by then; the month in course,
+      already paid, is not counted). MRR is the account MRR step function of the revenue metrics.
+    * ``simple``: the same sum with a constant monthly churn :math:`c` = churned lives / months at risk of all
+      lives (the exponential maximum-likelihood rate), :math:`S(t + m)/S(t) = (1 - c)^m`.
+    * ``bgnbd`` (orders, non-contractual): BG/NBD + Gamma-Gamma on the orders known by the cut-off (net value
+      per account and day, days with a positive net value are purchases, weeks as the time unit), then
+      :meth:`GammaGammaFitter.customer_lifetime_value` over ``horizon_months`` (``predict_customers``).
+    * ``auto``: ``sbg`` when some account pays MRR at the cut-off (``simple`` if no life has churned yet),
+      else ``bgnbd`` when there are orders.
+
+    ``margin`` defaults to the workspace's ``metrics.gross_margin``; ``discount_rate`` is monthly.
+    """
+    from sinergia.errors import ModelError
+    from sinergia.metrics.api import _context
+
+    if model not in WORKSPACE_MODELS:
+        raise UsageError(f"unknown CLV model '{model}'; models: {', '.join(WORKSPACE_MODELS)}")
+    if not isinstance(horizon_months, int) or horizon_months < 1:
+        raise UsageError(f"the horizon must be a whole number of months >= 1, got {horizon_months}")
+    if not discount_rate >= 0:
+        raise UsageError(f"the discount rate must be >= 0, got {discount_rate}")
+    ctx = _context(source, as_of, "day", 1, None, None, None)
+    if margin is None:
+        margin = float(ctx.settings.gross_margin)
+    if not 0 < margin <= 1:
+        raise UsageError(f"the margin must be in (0, 1], got {margin}")
+    from sinergia.models.signals import _SignalData
+
+    paying = _SignalData(ctx).paying()
+    if model == "auto":
+        model = "sbg" if not paying.empty else "bgnbd"
+    common = {"horizon_months": horizon_months, "discount_rate": discount_rate, "margin": margin,
+              "as_of": as_of.isoformat()}
+    if model in ("sbg", "simple"):
+        if paying.empty:
+            raise ModelError(f"no account pays MRR at the end of {as_of}: nothing to value with a subscription model")
+        frame, info = _score_subscriptions(source, as_of, paying, model, horizon_months, discount_rate, margin)
+    else:
+        frame, info = _score_orders(source, as_of, horizon_months, discount_rate, margin, draws, seed)
+    info.update(common)
+    info["model_version"] = f"clv-{info['model']}-{as_of.isoformat()}"
+    frame["band"] = clv_tiers(frame["value"].to_numpy(dtype=np.float64)) if len(frame) else []
+    for explanation, band in zip(frame["explanation"], frame["band"], strict=True):
+        explanation["tier"] = band
+    frame.insert(1, "as_of", as_of)
+    return frame.reset_index(drop=True), info
+
+
+def _score_subscriptions(source: Any, as_of: Any, paying: pd.DataFrame, model: str, horizon: int,
+                         discount_rate: float, margin: float) -> tuple[pd.DataFrame, dict[str, Any]]:
+    from sinergia.models.survival import account_lifetimes
+
+    lives = account_lifetimes(source, as_of)
+    months = lives["duration_days"].to_numpy(dtype=np.float64) / DAYS_PER_MONTH
+    churned = lives["event"].to_numpy() == 1
+    periods = np.where(churned, np.maximum(1.0, np.round(months)), np.floor(months))
+    n_churned = int(churned.sum())
+    if model == "sbg" and n_churned == 0:
+        model = "simple"  # no churn yet: the sBG is not identified; the constant-rate model gives c = 0
+    info: dict[str, Any] = {"model": model, "lives": len(lives), "churned_lives": n_churned,
+                            "accounts": len(paying)}
+    open_lives = lives[lives["event"] == 0].sort_values("start").groupby("account_id").tail(1)
+    age = pd.Series(np.floor(open_lives["duration_days"].to_numpy(dtype=np.float64) / DAYS_PER_MONTH),
+                    index=open_lives["account_id"].to_numpy())
+    ids = paying["account_id"].to_numpy()
+    t = age.reindex(ids).fillna(0.0).to_numpy(dtype=np.float64)
+    steps = np.arange(1, horizon + 1, dtype=np.float64)
+    discount = (1 + discount_rate) ** -steps
+    if model == "sbg":
+        sbg = ShiftedBetaGeometric().fit_durations(periods, churned)
+        al, be = sbg.params_["alpha"], sbg.params_["beta"]  # type: ignore[index]
+        info["params"] = {"alpha": al, "beta": be}
+        info["log_likelihood"] = sbg.log_likelihood_
+        log_s0 = special.betaln(al, be + t) - special.betaln(al, be)
+        log_s = special.betaln(al, be + t[:, None] + steps[None, :]) - special.betaln(al, be)
+        keep = np.exp(log_s - log_s0[:, None])
+        formula = "MRR × margin × Σ_{m=1..H} [S(t+m)/S(t)] / (1+d)^m, S(t) = B(α, β+t)/B(α, β)"
+    else:
+        at_risk = float(months.sum())
+        rate = n_churned / at_risk if at_risk > 0 else 0.0
+        info["params"] = {"monthly_churn": rate, "months_at_risk": at_risk}
+        keep = np.broadcast_to((1 - rate) ** steps, (len(ids), horizon))
+        formula = "MRR × margin × Σ_{m=1..H} (1-c)^m / (1+d)^m"
+    mrr = paying["mrr"].to_numpy(dtype=np.float64)
+    expected_months = keep.sum(axis=1)
+    value = mrr * margin * (keep * discount[None, :]).sum(axis=1)
+    explanations = []
+    for i in range(len(ids)):
+        explanations.append({
+            "model": model, "formula": formula, "mrr": round(float(mrr[i]), 2), "margin": margin,
+            "months_paid": int(t[i]), "p_renew_next_month": round(float(keep[i, 0]), 6),
+            "p_paying_at_horizon": round(float(keep[i, -1]), 6),
+            "expected_paid_months": round(float(expected_months[i]), 4), "horizon_months": horizon,
+            "discount_rate": discount_rate, "params": info["params"],
+        })
+    frame = pd.DataFrame({"account_id": ids, "value": value, "explanation": explanations})
+    return frame, info
+
+
+def _score_orders(source: Any, as_of: Any, horizon: int, discount_rate: float, margin: float, draws: int,
+                  seed: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    from sinergia.errors import ModelError
+    from sinergia.models.rfm import rfm_summary
+    from sinergia.models.segments import account_transactions
+
+    tx = account_transactions(source, as_of)
+    if tx.empty:
+        raise ModelError(f"no orders and no paying subscription by the end of {as_of}: nothing to value")
+    tx = tx.assign(day=pd.to_datetime(tx["ordered_at"]).dt.floor("D"))
+    daily = tx.groupby(["account_id", "day"], as_index=False)["amount"].sum()
+    daily = daily[daily["amount"] > 0]
+    summary = rfm_summary(daily, "account_id", "day", "amount", until=as_of, time_unit="week")
+    bgnbd = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    repeaters = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    if len(repeaters) < 3:
+        raise ModelError(f"{len(repeaters)} account(s) bought more than once: too few for the Gamma-Gamma spend model")
+    gamma = GammaGammaFitter().fit(repeaters["frequency"], repeaters["monetary_value"])
+    table = predict_customers(summary, bgnbd, gamma, horizon_months=horizon, time_unit="week",
+                              discount_rate=discount_rate, margin=margin, draws=draws, seed=seed)
+    params = {**describe(bgnbd), "gamma_gamma": describe(gamma)}
+    info: dict[str, Any] = {"model": "bgnbd", "accounts": len(table), "orders": len(tx), "params": {
+        k: params[k] for k in ("r", "alpha", "a", "b")} | {
+        f"gg_{k}": params["gamma_gamma"][k] for k in ("p", "q", "gamma")}}
+    explanations = []
+    for _, row in table.iterrows():
+        explanations.append({
+            "model": "bgnbd", "formula": "Gamma-Gamma expected spend × BG/NBD expected purchases per month, "
+                                         "discounted monthly, × margin (docs/clv.md)",
+            "frequency": int(row["frequency"]), "recency_weeks": round(float(row["recency"]), 4),
+            "T_weeks": round(float(row["T"]), 4), "p_alive": round(float(row["p_alive"]), 6),
+            "expected_purchases": round(float(row["expected_purchases"]), 4),
+            "expected_purchases_95": [round(float(row["expected_purchases_low"]), 4),
+                                      round(float(row["expected_purchases_high"]), 4)],
+            "monetary_value": round(float(row["monetary_value"]), 2),
+            "expected_average_value": round(float(row["expected_average_value"]), 2), "margin": margin,
+            "horizon_months": horizon, "discount_rate": discount_rate, "params": info["params"],
+        })
+    frame = pd.DataFrame({"account_id": table.index.astype(str), "value": table["clv"].to_numpy(dtype=np.float64),
+                          "explanation": explanations})
+    return frame, info
