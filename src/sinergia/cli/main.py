@@ -76,6 +76,17 @@ def _add_survival() -> None:
 _add_survival()
 
 
+def _add_signals_and_segments() -> None:
+    from sinergia.cli.segments import app as segments_app
+    from sinergia.cli.signals import app as signals_app
+
+    app.add_typer(signals_app, name="signals")
+    app.add_typer(segments_app, name="segments")
+
+
+_add_signals_and_segments()
+
+
 def _add_route() -> None:
     from sinergia.cli.route import app as route_app
 

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sinergia.errors import ConfigError
 from sinergia.metrics.settings import MetricSettings
+from sinergia.models.segments import SegmentSettings
+from sinergia.models.signals import SignalSettings
 
 CONFIG_FILE = "sinergia.yaml"
 
@@ -38,6 +40,8 @@ class WorkspaceConfig(BaseModel):
     locale: str = Field("pt-BR", description="Default locale for people reading this workspace.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     metrics: MetricSettings = Field(default_factory=MetricSettings)
+    signals: SignalSettings = Field(default_factory=SignalSettings, description="Expansion signal rules.")
+    segments: SegmentSettings = Field(default_factory=SegmentSettings, description="Loyalty tiers, personas.")
 
     @field_validator("timezone")
     @classmethod
