@@ -76,6 +76,15 @@ def _add_survival() -> None:
 _add_survival()
 
 
+def _add_health() -> None:
+    from sinergia.cli.health import app as health_app
+
+    app.add_typer(health_app, name="health")
+
+
+_add_health()
+
+
 def _add_signals_and_segments() -> None:
     from sinergia.cli.segments import app as segments_app
     from sinergia.cli.signals import app as signals_app

@@ -13,6 +13,7 @@ from sinergia.errors import ConfigError
 from sinergia.metrics.settings import MetricSettings
 from sinergia.models.segments import SegmentSettings
 from sinergia.models.signals import SignalSettings
+from sinergia.scores.config import Scorecard, check_scorecards
 
 CONFIG_FILE = "sinergia.yaml"
 
@@ -40,6 +41,9 @@ class WorkspaceConfig(BaseModel):
     locale: str = Field("pt-BR", description="Default locale for people reading this workspace.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     metrics: MetricSettings = Field(default_factory=MetricSettings)
+    scorecards: list[Scorecard] = Field(
+        default_factory=list, description="Health scorecards (docs/health.md); none: the built-in default."
+    )
     signals: SignalSettings = Field(default_factory=SignalSettings, description="Expansion signal rules.")
     segments: SegmentSettings = Field(default_factory=SegmentSettings, description="Loyalty tiers, personas.")
 
@@ -51,6 +55,11 @@ class WorkspaceConfig(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone '{value}' (use an IANA name like America/Sao_Paulo)") from None
         return value
+
+    @field_validator("scorecards")
+    @classmethod
+    def _scorecards(cls, value: list[Scorecard]) -> list[Scorecard]:
+        return check_scorecards(value)
 
     @field_validator("currency")
     @classmethod

@@ -1,0 +1,301 @@
+"""Account-level inputs of a scorecard, computed as of a date (nothing stamped after it counts).
+
+* :func:`metric_by_account` — any registered metric over a trailing window, one value per account. The
+  metrics registry splits results by account *attributes* only, so this evaluates the metric's own
+  observations grouped by ``account_id`` (its definition, edge cases and aggregation are the registry's).
+* :func:`feature_values` — the built-in features of :mod:`sinergia.scores.catalog`, written in Ibis over
+  the canonical tables, so they run on DuckDB and on the other Ibis backends alike.
+* :func:`sentiment_values` — the manual CSM sentiment file, with its validity period.
+
+Each returns a ``pandas.Series`` indexed by ``account_id``; accounts without a value are absent (missing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from sinergia.errors import InputError
+from sinergia.metrics.aggregate import evaluate
+from sinergia.metrics.context import MetricContext, TableSource
+from sinergia.metrics.periods import Period, cutoff
+from sinergia.metrics.registry import Metric, get_metric
+from sinergia.metrics.settings import MetricSettings
+from sinergia.scores.catalog import FEATURES
+from sinergia.scores.config import SENTIMENT_LABELS, Measure
+
+
+def window_context(
+    source: TableSource, as_of: dt.date, days: int, settings: MetricSettings, currency: str
+) -> MetricContext:
+    """A metric context with one period: the ``days`` days ending with ``as_of`` (cut-off excluded)."""
+    end = cutoff(as_of)
+    return MetricContext(source, as_of, [Period(end - dt.timedelta(days=days), end, False)], settings, currency, None)
+
+
+def _per_account(metric: Metric, ctx: MetricContext) -> pd.DataFrame:
+    if metric.derived_from:
+        parts = [
+            _per_account(get_metric(n), ctx)[["account_id", "value"]].rename(columns={"value": n})
+            for n in metric.derived_from
+        ]
+        merged = parts[0]
+        for part in parts[1:]:
+            merged = merged.merge(part, on="account_id", how="outer")
+        assert metric.combine is not None
+        combine = metric.combine
+        values = [
+            combine({n: (None if pd.isna(r[n]) else float(r[n])) for n in metric.derived_from}, ctx.settings)
+            for r in merged.to_dict("records")
+        ]
+        return pd.DataFrame(
+            {"account_id": merged["account_id"], "value": values, "numerator": None, "denominator": None}
+        )
+    # account_id is a column of every observation table: declaring it a dimension groups by it.
+    by_account = dataclasses.replace(metric, dimensions=(*metric.dimensions, "account_id"))
+    out = evaluate(by_account, ctx, ["account_id"])
+    return out[out["account_id"].notna()][["account_id", "value", "numerator", "denominator"]]
+
+
+def metric_by_account(
+    source: TableSource,
+    name: str,
+    as_of: dt.date,
+    *,
+    window_days: int,
+    settings: MetricSettings | None = None,
+    currency: str = "BRL",
+) -> pd.DataFrame:
+    """``name`` per account over the ``window_days`` days ending on ``as_of``.
+
+    Columns: account_id, value, numerator, denominator (the metric's own, per account).
+    """
+    ctx = window_context(source, as_of, window_days, settings or MetricSettings(), currency)
+    return _per_account(get_metric(name), ctx).reset_index(drop=True)
+
+
+def _series(frame: pd.DataFrame, column: str = "value") -> pd.Series:
+    frame = frame[frame["account_id"].notna() & frame[column].notna()]
+    return pd.Series([float(v) for v in frame[column]], index=[str(a) for a in frame["account_id"]], dtype="float64")
+
+
+def _ts(value: dt.datetime) -> Any:
+    return ibis.literal(value, type="timestamp")
+
+
+def _usage_events(ctx: MetricContext) -> Any:
+    from sinergia.metrics.lifecycle import events
+
+    ev = events(ctx)
+    return ev.filter(ev.account_id.notnull())
+
+
+def _count_in(ev: Any, start: dt.datetime, end: dt.datetime) -> Any:
+    return ibis.ifelse((ev.occurred_at >= _ts(start)) & (ev.occurred_at < _ts(end)), 1, 0).sum()
+
+
+def feature_values(
+    source: TableSource,
+    name: str,
+    as_of: dt.date,
+    params: dict[str, Any] | None = None,
+    *,
+    settings: MetricSettings | None = None,
+    currency: str = "BRL",
+) -> pd.Series:
+    """The built-in feature ``name`` per account as of ``as_of`` (see :mod:`sinergia.scores.catalog`)."""
+    spec = FEATURES[name]
+    p: dict[str, Any] = {**spec.params, **(params or {})}
+    end = cutoff(as_of)
+    days = int(p.get("days") or 30)
+    start = end - dt.timedelta(days=days)
+    settings = settings or MetricSettings()
+    ctx = window_context(source, as_of, days, settings, currency)
+    run = source.execute
+
+    if name in ("usage_events", "usage_trend"):
+        ev = _usage_events(ctx)
+        ev = ev.filter(ev.occurred_at >= _ts(end - dt.timedelta(days=2 * days)))
+        agg = ev.group_by("account_id").aggregate(
+            recent=_count_in(ev, start, end), prior=_count_in(ev, end - dt.timedelta(days=2 * days), start)
+        )
+        frame = run(agg)
+        if name == "usage_events":
+            frame = frame[frame["recent"] > 0]
+            return _series(frame.assign(value=frame["recent"]))
+        frame = frame[frame["prior"] > 0]
+        return _series(frame.assign(value=frame["recent"] / frame["prior"] - 1.0))
+    if name in ("active_users", "license_utilization"):
+        ev = _usage_events(ctx)
+        ev = ev.filter((ev.occurred_at >= _ts(start)) & ev.contact_id.notnull())
+        users = ev.group_by("account_id").aggregate(users=ev.contact_id.nunique())
+        if name == "active_users":
+            return _series(run(users).rename(columns={"users": "value"}))
+        acc = ctx.table("accounts")
+        acc = acc.filter(acc.licenses > 0).select("account_id", "licenses")
+        joined = acc.left_join(users, acc.account_id == users.account_id).select(
+            account_id=acc.account_id, value=ibis.coalesce(users.users, 0).cast("float64") / acc.licenses
+        )
+        return _series(run(joined))
+    if name == "days_since_last_activity":
+        ev = _usage_events(ctx)
+        last = ev.group_by("account_id").aggregate(last=ev.occurred_at.max())
+        frame = run(last)
+        values = [(as_of - pd.Timestamp(t).date()).days for t in frame["last"]]
+        return _series(frame.assign(value=values))
+    if name in ("open_tickets", "tickets_opened"):
+        t = ctx.table("tickets")
+        t = t.filter(t.account_id.notnull() & (t.created_at < _ts(end)))
+        if name == "open_tickets":
+            done = ibis.coalesce(t.solved_at, t.closed_at)
+            t = t.filter(done.isnull() | (done >= _ts(end)))
+        else:
+            t = t.filter(t.created_at >= _ts(start))
+            priorities = p.get("priorities")
+            if priorities:
+                t = t.filter(t.priority.isin([str(x) for x in priorities]))
+        counts = t.group_by("account_id").aggregate(value=t.count())
+        return _zero_filled(ctx, run(counts), as_of)
+    if name == "sla_breaches":
+        frame = metric_by_account(
+            source, "sla_achievement_rate", as_of, window_days=days, settings=settings, currency=currency
+        )
+        frame = frame[frame["denominator"].notna()]
+        return _series(frame.assign(value=frame["denominator"].astype(float) - frame["numerator"].astype(float)))
+    if name == "last_nps":
+        s = ctx.table("survey_responses")
+        max_age = int(p.get("max_age_days") or 365)
+        s = s.filter(
+            (s.survey == "nps")
+            & s.account_id.notnull()
+            & s.score.notnull()
+            & (s.responded_at < _ts(end))
+            & (s.responded_at >= _ts(end - dt.timedelta(days=max_age)))
+        )
+        low = ibis.coalesce(s.scale_min, 0).cast("float64")
+        high = ibis.coalesce(s.scale_max, 10).cast("float64")
+        s = s.mutate(norm=(s.score.cast("float64") - low) / (high - low) * 10.0)
+        w = ibis.window(group_by=s.account_id, order_by=[ibis.desc(s.responded_at), ibis.desc(s.response_id)])
+        latest = s.mutate(rank=ibis.row_number().over(w)).filter(lambda x: x["rank"] == 0)
+        return _series(run(latest.select("account_id", value=latest.norm)))
+    if name in ("days_to_renewal", "tenure_days"):
+        acc = ctx.table("accounts")
+        column = "renewal_at" if name == "days_to_renewal" else "created_at"
+        frame = run(acc.filter(acc[column].notnull()).select("account_id", column))
+        day = [pd.Timestamp(v).date() for v in frame[column]]
+        values = [(d - as_of).days if name == "days_to_renewal" else (as_of - d).days for d in day]
+        return _series(frame.assign(value=values))
+    raise AssertionError(name)  # pragma: no cover - names are validated by the config
+
+
+def _zero_filled(ctx: MetricContext, counts: pd.DataFrame, as_of: dt.date) -> pd.Series:
+    """Counts per account, 0 for every account that existed on ``as_of`` and had none."""
+    acc = ctx.table("accounts")
+    acc = acc.filter(acc.created_at.isnull() | (acc.created_at < _ts(cutoff(as_of))))
+    ids = [str(a) for a in ctx.source.execute(acc.select("account_id"))["account_id"]]
+    series = _series(counts)
+    return series.reindex(sorted(set(ids) | set(series.index)), fill_value=0.0)
+
+
+# -- manual CSM sentiment -------------------------------------------------------------------------------------
+SENTIMENT_COLUMNS = ("account_id", "recorded_at", "sentiment")
+
+
+def read_sentiment_file(path: Path) -> pd.DataFrame:
+    """The sentiment CSV: account_id, recorded_at (YYYY-MM-DD), sentiment (good/average/poor or 0–100), and
+    optionally valid_days (overrides the measure's), author, note. Errors name the file and line."""
+    if not path.exists():
+        return pd.DataFrame(columns=[*SENTIMENT_COLUMNS, "valid_days"])
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read the sentiment file ({error})") from None
+    missing = [c for c in SENTIMENT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; needs {', '.join(SENTIMENT_COLUMNS)}")
+    rows = []
+    for i, row in enumerate(frame.to_dict("records")):
+        line = i + 2
+        try:
+            recorded = dt.date.fromisoformat(str(row["recorded_at"]).strip()[:10])
+        except ValueError:
+            raise InputError(
+                f"{path}, line {line}: recorded_at {row['recorded_at']!r} is not a date (YYYY-MM-DD)"
+            ) from None
+        raw = str(row["sentiment"]).strip().lower()
+        value: float | str
+        if raw in SENTIMENT_LABELS:
+            value = raw
+        else:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = math.nan
+            if not 0 <= value <= 100:  # NaN fails too
+                raise InputError(
+                    f"{path}, line {line}: sentiment {row['sentiment']!r} is neither good/average/poor nor 0–100"
+                )
+        valid = str(row.get("valid_days", "") or "").strip()
+        if valid and (not valid.isdigit() or int(valid) < 1):
+            raise InputError(f"{path}, line {line}: valid_days {valid!r} is not a positive whole number")
+        rows.append(
+            {
+                "account_id": str(row["account_id"]).strip(),
+                "recorded_at": recorded,
+                "sentiment": value,
+                "valid_days": int(valid) if valid else None,
+                "author": row.get("author") or None,
+                "note": row.get("note") or None,
+                "line": line,
+            }
+        )
+    return pd.DataFrame(rows, columns=[*SENTIMENT_COLUMNS, "valid_days", "author", "note", "line"])
+
+
+def sentiment_values(
+    workspace_path: Path | None, measure: Measure, as_of: dt.date
+) -> tuple[pd.Series, dict[str, dict[str, Any]]]:
+    """Latest entry per account recorded on or before ``as_of`` and still valid on it.
+
+    Returns (values, details): details[account] says when it was recorded, until when it is valid, and
+    for expired entries why the measure is missing.
+    """
+    assert measure.sentiment is not None
+    path = Path(measure.sentiment.file)
+    if not path.is_absolute() and workspace_path is not None:
+        path = workspace_path / path
+    frame = read_sentiment_file(path)
+    frame = frame[frame["recorded_at"] <= as_of]
+    values: dict[str, Any] = {}
+    details: dict[str, dict[str, Any]] = {}
+    if frame.empty:
+        return pd.Series(values, dtype=object), details
+    frame = frame.sort_values(["account_id", "recorded_at", "line"]).groupby("account_id").tail(1)
+    for row in frame.to_dict("records"):
+        days = (
+            row["valid_days"]
+            if row["valid_days"] is not None and not pd.isna(row["valid_days"])
+            else measure.sentiment.valid_days
+        )
+        until = row["recorded_at"] + dt.timedelta(days=int(days))
+        info: dict[str, Any] = {
+            "recorded_at": row["recorded_at"].isoformat(),
+            "valid_until": (until - dt.timedelta(days=1)).isoformat(),
+        }
+        if row.get("author"):
+            info["author"] = row["author"]
+        if row.get("note"):
+            info["note"] = row["note"]
+        if as_of >= until:
+            info["expired"] = True
+            details[row["account_id"]] = info
+            continue
+        values[row["account_id"]] = row["sentiment"]
+        details[row["account_id"]] = info
+    return pd.Series(values, dtype=object), details
