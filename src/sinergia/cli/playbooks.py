@@ -1,8 +1,158 @@
-"""``sinergia playbooks``: validate, list and run the workspace's playbooks (placeholder until the runner lands)."""
+"""``sinergia playbooks``: validate, list and run the workspace's playbooks; explain a firing; deliver the outbox.
+
+Playbook logic lives in ``sinergia.playbooks`` (config, runner, outbox); see docs/playbooks.md.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from sinergia.cli._output import Format, console, print_json, print_rows
+from sinergia.errors import UsageError
 
 app = typer.Typer(help="Playbooks: triggers, conditions and actions on scores, metrics and events.",
                   no_args_is_help=True)
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="Workspace folder. Default: $SINERGIA_WORKSPACE, then the current folder.",
+                 show_default=False),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output: table for people, json/csv for scripts.")]
+
+
+def _date(text: str | None) -> dt.date:
+    if text is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--as-of '{text}' is not a date (YYYY-MM-DD)") from None
+
+
+@app.command()
+def validate(workspace: WorkspaceOpt = None) -> None:
+    """Check playbooks.yaml: structure, metric and score names, condition fields, milestones.
+
+    Example: sinergia playbooks validate -w ./acme
+    """
+    from sinergia.playbooks.config import load_playbooks
+    from sinergia.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    found = load_playbooks(ws.path, metric_settings=ws.config.metrics)
+    console.print(f"{found.source}: {len(found.playbooks)} playbooks valid")
+
+
+@app.command("list")
+def list_playbooks(workspace: WorkspaceOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """List the playbooks (built-in and the workspace's) with trigger, conditions and actions."""
+    from sinergia.playbooks.config import load_playbooks
+    from sinergia.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    found = load_playbooks(ws.path, metric_settings=ws.config.metrics)
+    locale = ws.config.locale
+    rows = [{"id": p.id, "title": p.title.get(locale) or next(iter(p.title.values())), "enabled": p.enabled,
+             "builtin": p.builtin, "trigger": p.trigger.kind, "conditions": len(p.conditions),
+             "actions": ", ".join(a.kind for a in p.actions), "cooldown_days": p.cooldown_days}
+            for p in found.playbooks]
+    print_rows(rows, fmt, title=f"Playbooks ({found.source})")
+
+
+@app.command()
+def run(
+    workspace: WorkspaceOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this date (default: today UTC).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would fire and why; write nothing.")] = False,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Only this playbook id. Repeat.")] = None,
+    deliver: Annotated[bool, typer.Option("--deliver", help="Deliver due outbox messages after the run.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Evaluate every enabled playbook as of a date; create tasks, queue messages, store each firing.
+
+    Re-running the same date changes nothing (one firing per playbook, account and day).
+
+    Example: sinergia playbooks run -w ./acme --as-of 2026-10-31 --dry-run
+    """
+    from sinergia.playbooks.runner import run_playbooks
+    from sinergia.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    report = run_playbooks(ws, _date(as_of), dry_run=dry_run, only=only or ())
+    delivered = None
+    if deliver and not dry_run:
+        from sinergia.playbooks.config import load_playbooks
+        from sinergia.playbooks.outbox import deliver_due
+
+        delivered = deliver_due(ws.store_url, settings=load_playbooks(ws.path).delivery).as_dict()
+    if fmt is Format.json:
+        print_json({"as_of": report.as_of.isoformat(), "dry_run": dry_run, "counts": report.summary(),
+                    "warnings": report.warnings, "firings": [f.as_dict() for f in report.firings],
+                    "delivery": delivered})
+        return
+    if fmt is Format.csv:
+        print_rows([{k: v for k, v in f.as_dict().items() if k != "inputs"} for f in report.firings], fmt)
+        return
+    print_rows(report.summary(), fmt, title=f"{'Dry run — nothing written' if dry_run else 'Playbooks run'} "
+                                            f"as of {report.as_of}")
+    if report.firings:
+        print_rows([{"playbook": f.playbook_id, "account": f.account_id, "why": f.reason,
+                     "actions": ", ".join(str(a.get("result", a["kind"])) + f" {a['kind']}" for a in f.actions)}
+                    for f in report.firings[:200]], fmt, title="Firings" + (" (first 200)"
+                                                                            if len(report.firings) > 200 else ""))
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if delivered is not None:
+        console.print(f"Outbox: {delivered}")
+
+
+@app.command()
+def why(
+    firing_id: Annotated[int, typer.Argument(help="Firing id (from 'run --format json' or the app).")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Why did this fire? The reason, every input it saw (as-of snapshot) and what its actions did."""
+    from sinergia.playbooks.runner import why as explain
+    from sinergia.workspace import open_workspace
+
+    print_json(explain(open_workspace(workspace).store_url, firing_id))
+
+
+@app.command()
+def deliver(workspace: WorkspaceOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Send due outbox messages (e-mail, webhooks, Slack) once; failures are retried later with backoff."""
+    from sinergia.playbooks.config import load_playbooks
+    from sinergia.playbooks.outbox import deliver_due
+    from sinergia.store.migrate import upgrade_store
+    from sinergia.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    upgrade_store(ws.store_url)
+    report = deliver_due(ws.store_url, settings=load_playbooks(ws.path).delivery)
+    if fmt is Format.json:
+        print_json(report.as_dict())
+        return
+    print_rows([{k: v for k, v in report.as_dict().items() if k != "errors"}], fmt, title="Outbox delivery")
+    for message_id, error in report.errors.items():
+        console.print(f"[yellow]message {message_id}:[/yellow] {error}")
+
+
+@app.command()
+def failures(workspace: WorkspaceOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Outbox messages that failed: waiting for a retry, or dead after the last attempt."""
+    from sinergia.playbooks.outbox import failures as list_failures
+    from sinergia.store.migrate import upgrade_store
+    from sinergia.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    upgrade_store(ws.store_url)
+    rows = list_failures(ws.store_url)
+    if not rows and fmt is Format.table:
+        console.print("No failed deliveries.")
+        return
+    print_rows(rows, fmt, title="Outbox failures")

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from sinergia.store.models import Base
+from sinergia.store import playbook_models  # noqa: F401  (registers the 0003 tables on Base)
 
 config = context.config
 target_metadata = Base.metadata
