@@ -26,3 +26,11 @@ def require_shared_data() -> Path:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     return require_shared_data()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():  # type: ignore[no-untyped-def]
+    """A throw-away PostgreSQL server for the whole session (tests/pg.py); skips outside CI without one."""
+    from pg import postgres_or_skip
+
+    yield from postgres_or_skip()

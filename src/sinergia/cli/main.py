@@ -113,6 +113,19 @@ def _add_playbooks() -> None:
 
 _add_playbooks()
 
+
+def _add_app() -> None:
+    from sinergia.cli.recompute import recompute
+    from sinergia.cli.serve import serve
+    from sinergia.cli.user import app as user_app
+
+    app.add_typer(user_app, name="user")
+    app.command("recompute")(recompute)
+    app.command("serve")(serve)
+
+
+_add_app()
+
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option(
