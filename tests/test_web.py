@@ -58,10 +58,20 @@ def _seed(url: str) -> None:
         for account_id, name, segment, arr, risk, health, band in ACCOUNTS:
             drivers = {}
             if account_id == "A1":
+                # the shapes the recompute stores: {"as_of", "explanation"} around the score's own explanation
                 drivers = {
-                    "health": [{"feature": "usage_trend", "value": -0.4, "points": -12.0},
-                               {"feature": "nps", "value": 6, "points": -3.0}],
-                    "churn_risk": [{"feature": "tickets_90d", "value": 9, "contribution": 0.21}],
+                    "health": {"as_of": "2026-03-31", "explanation": {
+                        "style": "weighted", "formula": "score = Σ weight × measure score",
+                        "measures": [
+                            {"name": "nps", "title": {"en": "NPS", "pt-BR": "NPS"}, "value": 6, "points_lost": 3.0},
+                            {"name": "usage_trend", "title": {"en": "Usage trend", "pt-BR": "Tendência de uso"},
+                             "value": -0.4, "points_lost": 12.0},
+                        ]}},
+                    "churn_risk": {"as_of": "2026-03-31", "explanation": {"drivers": [
+                        {"feature": "tickets_90d", "label_en": "Tickets in 90 days", "label_pt": "Tickets em 90 dias",
+                         "value": 9, "contribution": 0.21}]}},
+                    "clv": {"as_of": "2026-03-31", "explanation": {"model": "sbg", "formula": "MRR × margin × Σ",
+                                                                   "mrr": 10000.0, "margin": 0.8}},
                 }
             s.add(AccountSnapshot(
                 as_of=AS_OF, account_id=account_id, name=name, segment=segment, plan="Pro", owner="ana@example.com",
@@ -84,14 +94,16 @@ def _seed(url: str) -> None:
                           period_end=end, partial=False, group_key="channel=email", value=5.25, n=12))
         s.add(AccountEvent(as_of=AS_OF, account_id="A1", at=dt.datetime(2025, 1, 10), kind="deal", stage="before",
                            title="Demo call", details={}))
-        s.add(AccountEvent(as_of=AS_OF, account_id="A1", at=dt.datetime(2025, 2, 1), kind="subscription",
-                           stage="during", title="Subscribed to Pro", details={"mrr": 10_000.0}))
+        s.add(AccountEvent(as_of=AS_OF, account_id="A1", at=dt.datetime(2025, 2, 1), kind="subscription_new",
+                           stage="during", title="Subscribed to Pro",
+                           details={"kind": "new", "mrr_before": 0.0, "mrr_after": 10_000.0}))
         s.add(AccountEvent(as_of=AS_OF, account_id="A1", at=dt.datetime(2026, 2, 3, 9, 30), kind="ticket",
                            stage="after", title="Export is broken",
-                           details={"channel": "email", "priority": "high", "status": "open", "sla": "breached"}))
+                           details={"ticket_id": "T1", "channel": "email", "priority": "high", "solved_at": None,
+                                    "sla": "breached"}))
         s.add(AccountEvent(as_of=AS_OF, account_id="A1", at=dt.datetime(2026, 2, 20), kind="survey", stage="after",
-                           title="NPS", details={"kind": "nps", "score": 6, "touchpoint": "support",
-                                                 "comment": "Suporte demorou demais"}))
+                           title="NPS 6", details={"survey": "nps", "score": 6, "scale_max": 10,
+                                                   "touchpoint": "support", "comment": "Suporte demorou demais"}))
         for role in ("admin", "manager", "csm", "support", "viewer"):
             create_user(s, f"{role}@example.com", role, password=PASSWORD, locale="en")
         create_user(s, "pt@example.com", "viewer", password=PASSWORD, locale="pt-BR")
@@ -245,14 +257,22 @@ def test_customer_360_shows_reasons_tickets_surveys_journey(client: TestClient) 
     login(client, "csm@example.com")
     html = client.get("/accounts/A1").text
     assert "<h1>Acme" in html
-    # health reasons ordered by absolute effect: usage_trend (−12) before nps (−3)
+    # health reasons ordered by absolute effect: usage trend (−12 points) before NPS (−3)
     reasons = html[html.index('id="reasons-health"'):]
-    assert reasons.index("usage_trend") < reasons.index("nps")
-    assert "-12.00" in reasons
-    assert "tickets_90d" in html[html.index('id="reasons-churn_risk"'):]
+    assert reasons.index("Usage trend") < reasons.index("NPS")
+    assert "-12.00" in reasons and "-3.00" in reasons
+    assert "score = Σ weight × measure score" in html  # the health formula as the card's note
+    assert "Tickets in 90 days" in html[html.index('id="reasons-churn_risk"'):]
+    clv = html[html.index('id="reasons-clv"'):]
+    assert "margin" in clv and "0.80" in clv
     tickets = html[html.index('id="tickets"'):]
     assert "Export is broken" in tickets and "breached" in tickets
     assert "Suporte demorou demais" in html
+    assert ">6 / 10<" in html[html.index('id="surveys"'):]
+    # revenue history: 0 before the first subscription, 10 000 after it, held to the as-of date at the snapshot MRR
+    chart = html[html.index('id="revenue-history"'):]
+    assert '"y": [0.0, 10000.0, 10000.0]' in chart
+    assert '"2026-03-31T00:00:00"' in chart
     journey = html[html.index('id="journey"'):]
     assert journey.index("Demo call") < journey.index("Subscribed to Pro") < journey.index("Export is broken")
     assert "active_users_30d" in html

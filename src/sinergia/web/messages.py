@@ -13,10 +13,11 @@ def N_(message: str) -> str:
 ROLES = (N_("admin"), N_("manager"), N_("csm"), N_("support"), N_("viewer"))
 HEALTH_BANDS = (N_("green"), N_("yellow"), N_("red"), N_("good"), N_("warn"), N_("bad"), N_("amber"), N_("unscored"))
 TRENDS = (N_("up"), N_("down"), N_("same"), N_("flat"))
-TASK_STATUSES = (N_("open"), N_("done"), N_("snoozed"))
+TASK_STATUSES = (N_("open"), N_("done"), N_("snoozed"), N_("solved"))
 TASK_PRIORITIES = (N_("low"), N_("normal"), N_("high"), N_("urgent"))
 SLA_STATES = (N_("met"), N_("breached"), N_("pending"))
-DIMENSIONS = (N_("touchpoint"), N_("journey_stage"), N_("persona"), N_("channel"), N_("priority"), N_("team"))
+DIMENSIONS = (N_("touchpoint"), N_("journey_stage"), N_("persona"), N_("channel"), N_("priority"), N_("team"),
+              N_("segment"))
 #: The unit descriptions, spelled out for extraction (the registry owns them; a test keeps the two equal).
 UNIT_MESSAGES = (
     N_("a fraction (0.25 = 25 %)"),

@@ -323,10 +323,10 @@ def account_page(
                    else fmt.percent(value) if key == "churn_risk" else fmt.money(value, currency, 0))
         explanation = drivers.get(key)
         if explanation is None:
-            stored = history.get(key) or history.get({"health": "health_score"}.get(key, key)) or []
+            stored = history.get(key) or []
             explanation = stored[-1].explanation if stored else None
         rows = []
-        for r in views.reasons(explanation):
+        for r in views.reasons(explanation, locale):
             effect, label = r["effect"], str(r["label"])
             rows.append({"label": _(label), "value": _show(r["value"], fmt),
                          "effect": "—" if effect is None else ("+" if effect > 0 else "") + fmt.number(effect, 2),
@@ -335,28 +335,46 @@ def account_page(
             "key": key, "title": _(title), "display": display,
             "band": snapshot.health_band if key == "health" else None,
             "trend": snapshot.health_trend if key == "health" else None,
-            "note": None, "reasons": rows,
+            "note": views.explanation_note(explanation, locale), "reasons": rows,
         })
     events = views.account_events(session, as_of, account_id)
     timeline: dict[str, list[Any]] = {}
-    tickets, surveys, revenue_x, revenue_y = [], [], [], []
+    tickets: list[dict[str, Any]] = []
+    surveys: list[dict[str, Any]] = []
+    revenue_x: list[dt.datetime] = []
+    revenue_y: list[float] = []
     for event in events:
         timeline.setdefault(event.stage, []).append(event)
         details = event.details or {}
         if event.kind == "ticket":
             tickets.append({"at": event.at, "title": event.title, "channel": details.get("channel"),
-                            "priority": details.get("priority"), "status": details.get("status"),
+                            "priority": details.get("priority"),
+                            "status": details.get("status") or ("solved" if details.get("solved_at") else "open"),
                             "sla": details.get("sla")})
         elif event.kind in ("survey", "survey_response"):
-            surveys.append({"at": event.at, "kind": details.get("kind") or details.get("survey") or event.title,
-                            "score": details.get("score"), "touchpoint": details.get("touchpoint"),
+            score = details.get("score")
+            scale = details.get("scale_max")
+            shown = "—" if score is None else (f"{_show(score, fmt)} / {_show(scale, fmt)}" if scale else
+                                                _show(score, fmt))
+            surveys.append({"at": event.at, "kind": str(details.get("survey") or details.get("kind") or event.title),
+                            "score": shown, "touchpoint": details.get("touchpoint"),
                             "comment": details.get("comment")})
-        if isinstance(details.get("mrr"), (int, float)):
+        mrr = details.get("mrr_after", details.get("mrr"))
+        if isinstance(mrr, (int, float)) and not isinstance(mrr, bool):
+            if not revenue_x and isinstance(details.get("mrr_before"), (int, float)):
+                revenue_x.append(event.at)
+                revenue_y.append(float(details["mrr_before"]))
             revenue_x.append(event.at)
-            revenue_y.append(float(details["mrr"]))
+            revenue_y.append(float(mrr))
+    if revenue_x:  # the step holds until the as-of date, where the snapshot's MRR is the last value
+        revenue_x.append(dt.datetime.combine(as_of, dt.time()))
+        revenue_y.append(float(snapshot.mrr))
     revenue_chart = charts.step_line(revenue_x, revenue_y, name=_("MRR"), locale=locale)
-    usage = [(_(str(k)), _show(v, fmt)) for k, v in sorted((snapshot.attributes or {}).items())
-             if k.startswith(("usage", "active", "adoption", "feature", "licen", "seat", "login", "event"))]
+    usage = [(fmt.date(e.at), e.title) for e in events if e.kind in ("usage_milestone", "milestone")]
+    attributes = snapshot.attributes or {}
+    flat = {**(attributes.get("source") or {}), **{k: v for k, v in attributes.items() if k != "source"}}
+    usage += [(_(str(k)), _show(v, fmt)) for k, v in sorted(flat.items())
+              if isinstance(v, (int, float, str)) and not isinstance(v, bool) and str(v) != ""]
     score_series = {_(title): [views.Point(p.as_of, p.as_of, False, p.value, None, None, None, None, None)
                                for p in history.get(key, [])] for key, title in SCORE_KEYS if key != "clv"}
     score_chart = (charts.multi_series({k: v for k, v in score_series.items() if v}, unit="count", locale=locale,

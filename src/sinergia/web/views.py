@@ -22,7 +22,7 @@ from sinergia.store.models import AccountEvent, AccountSnapshot, MetricPoint, No
 #: The portfolio's headline metrics, in display order.
 PORTFOLIO_METRICS = ("nrr", "grr", "logo_churn_rate", "nps", "csat", "ces_mean", "sla_achievement_rate")
 CX_METRICS = ("nps", "csat", "ces_mean")
-CX_DIMENSIONS = ("touchpoint", "journey_stage", "persona", "channel")
+CX_DIMENSIONS = ("touchpoint", "journey_stage", "persona", "channel", "segment")
 SUPPORT_METRICS = (
     "first_reply_time",
     "full_resolution_time",
@@ -31,7 +31,7 @@ SUPPORT_METRICS = (
     "sla_achievement_rate",
     "backlog",
 )
-SUPPORT_DIMENSIONS = ("channel", "priority", "team")
+SUPPORT_DIMENSIONS = ("channel", "priority", "team", "segment")
 #: The sorts the accounts page offers (keys of ``repo.ACCOUNT_SORTS``).
 ACCOUNT_SORT_KEYS = ("arr", "arr_at_risk", "health_score", "churn_risk", "clv", "name", "renewal_at")
 PAGE_SIZE = 50
@@ -209,38 +209,76 @@ def latest_points(session: Session, as_of: dt.date, metrics: Sequence[str]) -> d
     return out
 
 
-def reasons(explanation: Any) -> list[dict[str, Any]]:
-    """A stored explanation as rows of (label, value, effect), whatever shape the score wrote.
-
-    Accepts a list of dicts (``feature``/``name``/``label``, ``value``, ``contribution``/``points``/``effect``/
-    ``shap``), a dict with such a list under ``drivers``/``reasons``/``components``, or a flat
-    ``{name: effect}`` dict. Ordered by absolute effect, largest first.
-    """
-    items: list[dict[str, Any]] = []
-    if isinstance(explanation, dict):
-        for key in ("drivers", "reasons", "components", "contributions", "factors"):
-            if isinstance(explanation.get(key), (list, dict)):
-                return reasons(explanation[key])
-        for name, effect in explanation.items():
-            if isinstance(effect, (int, float)) and not isinstance(effect, bool):
-                items.append({"label": str(name), "value": None, "effect": float(effect)})
-            elif isinstance(effect, dict):
-                items.append({"label": str(name), "value": effect.get("value"),
-                              "effect": _first_number(effect, ("contribution", "points", "effect", "shap", "weight"))})
-    elif isinstance(explanation, list):
-        for entry in explanation:
-            if isinstance(entry, dict):
-                label = entry.get("label") or entry.get("feature") or entry.get("name") or entry.get("reason") or "?"
-                items.append({"label": str(label), "value": entry.get("value"),
-                              "effect": _first_number(entry, ("contribution", "points", "effect", "shap", "weight"))})
-            elif isinstance(entry, str):
-                items.append({"label": entry, "value": None, "effect": None})
-    return sorted(items, key=lambda r: -abs(r["effect"]) if isinstance(r["effect"], float) else 0.0)
+def _localized(value: Any, locale: str) -> str | None:
+    if isinstance(value, dict):
+        found = value.get(locale) or value.get("en")
+        return str(found) if found is not None else None
+    return None if value is None else str(value)
 
 
-def _first_number(entry: dict[str, Any], keys: Sequence[str]) -> float | None:
-    for key in keys:
+def _label(entry: dict[str, Any], locale: str) -> str:
+    by_locale = entry.get("label_pt") if locale == "pt-BR" else entry.get("label_en")
+    for candidate in (by_locale, entry.get("title"), entry.get("label"), entry.get("feature"), entry.get("name"),
+                      entry.get("reason")):
+        text = _localized(candidate, locale)
+        if text:
+            return text
+    return "?"
+
+
+def _effect(entry: dict[str, Any]) -> float | None:
+    """The entry's push on the score: a SHAP contribution, a scorecard contribution, or minus points lost."""
+    for key in ("contribution", "effect", "shap", "points"):
         value = entry.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+    lost = entry.get("points_lost")
+    if isinstance(lost, (int, float)) and not isinstance(lost, bool):
+        return -float(lost)
     return None
+
+
+def explanation_note(explanation: Any, locale: str) -> str | None:
+    """A stored explanation's one-line note or formula, in the page's language when it has both."""
+    if not isinstance(explanation, dict):
+        return None
+    if "explanation" in explanation and isinstance(explanation["explanation"], dict):
+        return explanation_note(explanation["explanation"], locale)
+    for key in ("note", "summary"):
+        text = _localized(explanation.get(key), locale)
+        if text:
+            return text
+    formula = explanation.get("formula")
+    return str(formula) if isinstance(formula, str) else None
+
+
+def reasons(explanation: Any, locale: str = "en") -> list[dict[str, Any]]:
+    """A stored explanation as rows of (label, value, effect), for the shapes the scores write.
+
+    * churn / expansion models: ``{"drivers": [{"feature", "label_en", "label_pt", "value", "contribution"}]}``;
+    * health scorecards: ``{"measures": [{"name", "title": {en, pt-BR}, "value", "points_lost"|"contribution"}]}``
+      (points-style cards list ``criteria``);
+    * CLV: a flat dict of the inputs (MRR, margin, probabilities): shown as values without an effect;
+    * the snapshot's wrapper ``{"as_of", "explanation"}`` around any of these.
+
+    Rows with an effect come first, largest absolute effect first.
+    """
+    if isinstance(explanation, dict) and isinstance(explanation.get("explanation"), dict):
+        return reasons(explanation["explanation"], locale)
+    items: list[dict[str, Any]] = []
+    if isinstance(explanation, dict):
+        for key in ("drivers", "measures", "criteria", "reasons", "components", "contributions", "factors"):
+            if isinstance(explanation.get(key), list):
+                return reasons(explanation[key], locale)
+        for name, value in explanation.items():
+            if name in ("formula", "note", "summary", "style", "as_of", "model_version"):
+                continue
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                items.append({"label": str(name), "value": value, "effect": None})
+    elif isinstance(explanation, list):
+        for entry in explanation:
+            if isinstance(entry, dict):
+                items.append({"label": _label(entry, locale), "value": entry.get("value"), "effect": _effect(entry)})
+            elif isinstance(entry, str):
+                items.append({"label": entry, "value": None, "effect": None})
+    return sorted(items, key=lambda r: (r["effect"] is None, -abs(r["effect"]) if r["effect"] is not None else 0.0))
