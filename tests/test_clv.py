@@ -570,3 +570,152 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["clv", "fit", "-t", str(path), "--customer-col", "id", "--date-col", "day",
                                  "--until", "June", "--format", "json"])
     assert isinstance(result.exception, UsageError)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# workspace scoring: clv_12m per account as of a date
+# ---------------------------------------------------------------------------------------------------------------
+#: Subscription book as of 2025-12-31 (cut-off 2026-01-01), months of 30.4375 days:
+#:   A 2025-01-01 → 2025-03-03   61 days = 2.004 months → churned in month T = 2
+#:   B 2025-01-01 → 2025-05-02  121 days = 3.975 months → T = 4
+#:   C 2025-07-01 → open        184 days = 6.045 months → 6 completed, MRR 100
+#:   D 2025-03-01 → open        306 days = 10.05 months → 10 completed, MRR 200
+#:   E 2026-02-01 → open        starts after the as-of date: not seen
+SUBSCRIPTION_BOOK = [
+    {"subscription_id": "s-a", "account_id": "A", "started_at": "2025-01-01", "ended_at": "2025-03-03", "mrr": 50.0},
+    {"subscription_id": "s-b", "account_id": "B", "started_at": "2025-01-01", "ended_at": "2025-05-02", "mrr": 50.0},
+    {"subscription_id": "s-c", "account_id": "C", "started_at": "2025-07-01", "mrr": 100.0},
+    {"subscription_id": "s-d", "account_id": "D", "started_at": "2025-03-01", "mrr": 200.0},
+    {"subscription_id": "s-e", "account_id": "E", "started_at": "2026-02-01", "mrr": 999.0},
+]
+
+
+def _book_source() -> object:
+    from metric_fixtures import make_source
+
+    return make_source({"subscriptions": [{**r, "currency": "BRL"} for r in SUBSCRIPTION_BOOK]})
+
+
+def test_workspace_simple_clv_by_hand() -> None:
+    import datetime as dt
+
+    frame, info = clv.score_workspace(_book_source(), dt.date(2025, 12, 31), model="simple", discount_rate=0.0,
+                                      margin=1.0)
+    # c = churned lives / months at risk = 2 / ((61 + 121 + 184 + 306) / 30.4375)
+    c = 2 / (672 / 30.4375)
+    assert info["params"]["monthly_churn"] == pytest.approx(c)
+    kept = sum((1 - c) ** m for m in range(1, 13))  # the 12 coming monthly payments, each if still paying
+    values = dict(zip(frame["account_id"], frame["value"], strict=True))
+    assert values == pytest.approx({"C": 100 * kept, "D": 200 * kept})
+    assert list(frame["as_of"]) == [dt.date(2025, 12, 31)] * 2
+    d = frame.set_index("account_id").loc["D"]
+    assert d["band"] == "high" and frame.set_index("account_id").loc["C", "band"] == "low"  # 1 of 2 above → 50 %
+    assert d["explanation"]["months_paid"] == 10 and d["explanation"]["mrr"] == 200
+    assert d["explanation"]["p_renew_next_month"] == pytest.approx(1 - c, abs=1e-6)
+
+
+def test_workspace_sbg_clv_by_hand() -> None:
+    import datetime as dt
+
+    from scipy import special
+
+    frame, info = clv.score_workspace(_book_source(), dt.date(2025, 12, 31), model="sbg", discount_rate=0.01,
+                                      margin=0.5)
+    sbg = ShiftedBetaGeometric().fit_durations([2, 4, 6, 10], [1, 1, 0, 0])
+    assert info["params"] == pytest.approx(sbg.params_)
+    al, be = sbg.params_["alpha"], sbg.params_["beta"]  # type: ignore[index]
+
+    def s(t: float) -> float:  # S(t) = B(α, β + t) / B(α, β)
+        return math.exp(special.betaln(al, be + t) - special.betaln(al, be))
+
+    def value(mrr: float, t: int) -> float:
+        return mrr * 0.5 * sum(s(t + m) / s(t) / 1.01**m for m in range(1, 13))
+
+    values = dict(zip(frame["account_id"], frame["value"], strict=True))
+    assert values == pytest.approx({"C": value(100, 6), "D": value(200, 10)})
+
+
+def test_fit_durations_equals_the_cohort_fit() -> None:
+    # one cohort's survivors ↔ per-customer durations: n_{t-1} - n_t churned at t, n_n censored at n
+    survivors = [1000, 631, 468, 382, 326, 289, 262, 241]
+    periods: list[int] = []
+    churned: list[int] = []
+    for t in range(1, len(survivors)):
+        lost = survivors[t - 1] - survivors[t]
+        periods += [t] * lost
+        churned += [1] * lost
+    periods += [7] * survivors[-1]
+    churned += [0] * survivors[-1]
+    by_customer = ShiftedBetaGeometric().fit_durations(periods, churned)
+    cohort = ShiftedBetaGeometric().fit(survivors)
+    assert by_customer.params_ == pytest.approx(cohort.params_, rel=1e-6)
+    assert by_customer.log_likelihood_ == pytest.approx(cohort.log_likelihood_)
+    assert round(by_customer.params_["alpha"], 3) == 0.704 and round(by_customer.params_["beta"], 3) == 1.182  # type: ignore[index]
+    with pytest.raises(InputError, match="no customer churned"):
+        ShiftedBetaGeometric().fit_durations([1, 2], [0, 0])
+
+
+def test_clv_tiers_share_ties() -> None:
+    # greater-than shares: 10..40 → ≥ 0.6 low; 50, 50 → 0.4 medium; 60 → 0.3, 70 → 0.2 medium; 80 → 0.1, 90 → 0 high
+    values = [10, 20, 30, 40, 50, 50, 60, 70, 80, 90]
+    assert clv.clv_tiers(values) == ["low"] * 4 + ["medium"] * 4 + ["high"] * 2
+
+
+def test_workspace_scoring_sees_nothing_after_as_of() -> None:
+    import datetime as dt
+
+    from metric_fixtures import make_source
+
+    later = [*SUBSCRIPTION_BOOK,
+             {"subscription_id": "s-f", "account_id": "F", "started_at": "2026-01-01", "mrr": 10.0},
+             {"subscription_id": "s-c2", "account_id": "C", "started_at": "2026-01-01", "mrr": 500.0}]
+    source = make_source({"subscriptions": [{**r, "currency": "BRL"} for r in later]})
+    one, _ = clv.score_workspace(_book_source(), dt.date(2025, 12, 31), model="sbg")
+    two, _ = clv.score_workspace(source, dt.date(2025, 12, 31), model="sbg")
+    pd.testing.assert_frame_equal(one, two)
+
+
+@pytest.fixture(scope="module")
+def cdnow_workspace(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """CDNOW's 1/10 sample as the orders of a workspace (customer = account)."""
+    from test_signals import workspace_with
+
+    log = read_transactions(_cdnow() / "CDNOW_sample.txt")
+    rows = [{"order_id": f"o{i}", "account_id": c, "ordered_at": pd.Timestamp(d), "amount": float(v)}
+            for i, (c, d, v) in enumerate(zip(log["2"], log["3"], log["5"], strict=True))]
+    return workspace_with({"orders": rows}, tmp_path_factory.mktemp("clv") / "ws")
+
+
+@pytest.mark.shared_data
+def test_workspace_bgnbd_reproduces_cdnow_and_writes_scores(cdnow_workspace: object) -> None:
+    import datetime as dt
+
+    from sinergia.scores.history import read_scores
+
+    frame, info = clv.score_workspace(cdnow_workspace, dt.date(1997, 9, 30))
+    assert info["model"] == "bgnbd" and info["accounts"] == 2357  # no subscriptions: orders → BG/NBD
+    for name, published in PUBLISHED_BGNBD.items():
+        assert info["params"][name] == pytest.approx(published, rel=0.005)
+    for name, published in {"gg_p": 6.25, "gg_q": 3.74, "gg_gamma": 15.44}.items():
+        assert info["params"][name] == pytest.approx(published, rel=0.005)
+    result = subprocess.run(
+        [str(SINERGIA), "clv", "score", "-w", str(cdnow_workspace.path), "--as-of", "1997-09-30",  # type: ignore[attr-defined]
+         "--format", "json"], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["score"] == "clv_12m" and out["written"] == 2357 and out["model_version"] == "clv-bgnbd-1997-09-30"
+    stored = read_scores(cdnow_workspace, score="clv_12m")  # type: ignore[arg-type]
+    assert len(stored) == 2357 and set(stored["band"]) == {"high", "medium", "low"}
+    row = stored.set_index("account_id").loc["0001"]
+    ours = frame.set_index("account_id").loc["0001"]
+    assert row["value"] == pytest.approx(ours["value"])
+    assert row["explanation"]["p_alive"] == ours["explanation"]["p_alive"]
+    # running again the same day replaces the rows
+    again = subprocess.run(
+        [str(SINERGIA), "clv", "score", "-w", str(cdnow_workspace.path), "--as-of", "1997-09-30"],  # type: ignore[attr-defined]
+        capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0 and len(read_scores(cdnow_workspace, score="clv_12m")) == 2357  # type: ignore[arg-type]
+    bad = subprocess.run([str(SINERGIA), "clv", "score", "-w", str(cdnow_workspace.path),  # type: ignore[attr-defined]
+                          "--as-of", "1997-09-30", "--model", "sbg"], capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert bad.returncode != 0 and "no account pays MRR" in bad.stderr

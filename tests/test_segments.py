@@ -232,9 +232,8 @@ def test_cli_rfm_on_a_transaction_file_and_personas() -> None:
 # workspace: features as of a date
 # ---------------------------------------------------------------------------------------------------------------
 def test_workspace_features_and_rfm_as_of(tmp_path: Path) -> None:
-    from test_signals import _book, workspace_with
-
     from sinergia.models.segments import account_features, account_transactions
+    from test_signals import _book, workspace_with
 
     book = _book()
     book["orders"] = [

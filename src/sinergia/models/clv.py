@@ -1017,7 +1017,8 @@ def score_workspace(source: Any, as_of: Any, *, horizon_months: int = 12, model:
     * ``simple``: the same sum with a constant monthly churn :math:`c` = churned lives / months at risk of all
       lives (the exponential maximum-likelihood rate), :math:`S(t + m)/S(t) = (1 - c)^m`.
     * ``bgnbd`` (orders, non-contractual): BG/NBD + Gamma-Gamma on the orders known by the cut-off (net value
-      per account and day, days with a positive net value are purchases, weeks as the time unit), then
+      per account and day; every day with a net value >= 0 is a purchase, a day that only refunds is not;
+      weeks as the time unit; Gamma-Gamma on the repeat buyers with a positive mean spend), then
       :meth:`GammaGammaFitter.customer_lifetime_value` over ``horizon_months`` (``predict_customers``).
     * ``auto``: ``sbg`` when some account pays MRR at the cut-off (``simple`` if no life has churned yet),
       else ``bgnbd`` when there are orders.
@@ -1122,7 +1123,7 @@ def _score_orders(source: Any, as_of: Any, horizon: int, discount_rate: float, m
         raise ModelError(f"no orders and no paying subscription by the end of {as_of}: nothing to value")
     tx = tx.assign(day=pd.to_datetime(tx["ordered_at"]).dt.floor("D"))
     daily = tx.groupby(["account_id", "day"], as_index=False)["amount"].sum()
-    daily = daily[daily["amount"] > 0]
+    daily = daily[daily["amount"] >= 0]  # a day that only refunds is not a purchase; a free order ($0) is
     summary = rfm_summary(daily, "account_id", "day", "amount", until=as_of, time_unit="week")
     bgnbd = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
     repeaters = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
