@@ -25,7 +25,8 @@ FEATURES: dict[str, FeatureSpec] = {
             "usage_events",
             {"en": "Product usage events", "pt-BR": "Eventos de uso do produto"},
             "count",
-            "Usage events (sum of `quantity`, 1 when blank) in the `days` days ending on the as-of date.",
+            "Usage events (one per row, as in the lifecycle metrics; an event without account counts for its "
+            "user's account) in the `days` days ending on the as-of date; 0 when none.",
             {"days": 30},
         ),
         FeatureSpec(
@@ -40,7 +41,7 @@ FEATURES: dict[str, FeatureSpec] = {
             "active_users",
             {"en": "Active users", "pt-BR": "Usuários ativos"},
             "count",
-            "Distinct contacts with a usage event in the last `days` days.",
+            "Distinct contacts with a usage event in the last `days` days; 0 when none.",
             {"days": 30},
         ),
         FeatureSpec(
@@ -62,13 +63,13 @@ FEATURES: dict[str, FeatureSpec] = {
             {"en": "Open tickets", "pt-BR": "Tickets abertos"},
             "count",
             "Tickets created on or before the as-of date and neither solved nor closed by then (from the "
-            "`solved_at` / `closed_at` timestamps, not the current status).",
+            "`solved_at` / `closed_at` timestamps, not the current status); 0 when none.",
         ),
         FeatureSpec(
             "tickets_opened",
             {"en": "Tickets opened", "pt-BR": "Tickets abertos no período"},
             "count",
-            "Tickets created in the last `days` days; `priorities` (a list) keeps only those priorities.",
+            "Tickets created in the last `days` days; `priorities` (a list) keeps only those priorities; 0 when none.",
             {"days": 90, "priorities": None},
         ),
         FeatureSpec(

@@ -127,8 +127,7 @@ def feature_values(
         )
         frame = run(agg)
         if name == "usage_events":
-            frame = frame[frame["recent"] > 0]
-            return _series(frame.assign(value=frame["recent"]))
+            return _zero_filled(ctx, frame.assign(value=frame["recent"]), as_of)
         frame = frame[frame["prior"] > 0]
         return _series(frame.assign(value=frame["recent"] / frame["prior"] - 1.0))
     if name in ("active_users", "license_utilization"):
@@ -136,7 +135,7 @@ def feature_values(
         ev = ev.filter((ev.occurred_at >= _ts(start)) & ev.contact_id.notnull())
         users = ev.group_by("account_id").aggregate(users=ev.contact_id.nunique())
         if name == "active_users":
-            return _series(run(users).rename(columns={"users": "value"}))
+            return _zero_filled(ctx, run(users).rename(columns={"users": "value"}), as_of)
         acc = ctx.table("accounts")
         acc = acc.filter(acc.licenses > 0).select("account_id", "licenses")
         joined = acc.left_join(users, acc.account_id == users.account_id).select(

@@ -290,6 +290,13 @@ def score_rules(card: Scorecard, values: dict[str, Value], details: dict[str, di
     raise AssertionError("the last rule always matches")  # pragma: no cover - validated
 
 
+def _criterion_name(c: Criterion) -> str:
+    if c.value is None:
+        return f"{c.measure} {c.op}"
+    shown = f"{c.value:g}" if isinstance(c.value, float) else str(c.value)
+    return f"{c.measure} {c.op} {shown}"
+
+
 def score_points(card: Scorecard, values: dict[str, Value], details: dict[str, dict[str, Any]]) -> AccountScore:
     rows = _measure_rows(card, values, details)
     criteria = []
@@ -303,7 +310,7 @@ def score_points(card: Scorecard, values: dict[str, Value], details: dict[str, d
         criteria.append(
             {
                 "criterion": i,
-                "name": c.name or f"{c.measure} {c.op} {c.value if c.value is not None else ''}".strip(),
+                "name": c.name or _criterion_name(c),
                 "measure": c.measure,
                 "op": c.op,
                 "threshold": c.value,
