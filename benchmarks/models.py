@@ -1,12 +1,20 @@
 """Churn-on-a-table benchmark: Telco and bank churn, calibrated LightGBM vs a plain one-hot logistic regression.
 
-Run:  .venv/bin/python benchmarks/models.py [--folds 5] [--score-rows 1000000]
+Run:  .venv/bin/python benchmarks/models.py [--folds 5] [--score-rows 1000000] [--part all|tabular|risk]
+      [--risk-accounts 100000] [--risk-dir DIR] [--usage-scale 0.1]
 
 For each dataset: 5-fold stratified CV (seed 0) ROC AUC, PR AUC and Brier of our model and of the logistic
 baseline in the same run (``sinergia.models.tabular.evaluate``), the lift in the top decile, the time of one
 full ``fit`` (inner calibration folds included), and the time to score ``--score-rows`` rows made by tiling the
 Telco table: probability only, and probability with the three drivers (TreeSHAP + the text labels).
 Prints a markdown table.
+
+Churn-risk part (``--part risk``): a demo workspace of ``--risk-accounts`` accounts (``sinergia.demo.generate``,
+seed 11, usage events thinned by ``--usage-scale``; generated into ``--risk-dir`` unless a workspace is already
+there), then the time-based backtest of ``sinergia.models.risk`` for churn and expansion within 90 days (train on
+month ends at least 90 days before the last three month ends whose labels are complete, test on those): ROC AUC,
+PR AUC, Brier, lift in the top decile for the calibrated LightGBM, the logistic baseline and the health score,
+with the time of each step and the peak memory.
 """
 
 from __future__ import annotations
@@ -43,9 +51,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--score-rows", type=int, default=1_000_000)
+    parser.add_argument("--part", choices=("all", "tabular", "risk"), default="all")
+    parser.add_argument("--risk-accounts", type=int, default=100_000)
+    parser.add_argument("--risk-dir", type=Path, default=None, help="Demo workspace folder (made if missing).")
+    parser.add_argument("--usage-scale", type=float, default=0.1)
     args = parser.parse_args()
 
     print(f"Machine: {len(os.sched_getaffinity(0))} cores, {_cpu()}; {dt.date.today().isoformat()}\n")
+    if args.part in ("all", "tabular"):
+        _tabular(args)
+    if args.part in ("all", "risk"):
+        _risk(args)
+
+
+def _tabular(args: argparse.Namespace) -> None:
     print("| data | model | ROC AUC (± sd) | PR AUC | Brier | log loss | lift top 10 % | fit (s) |")
     print("|---|---|---|---|---|---|---|---|")
     telco_model = None
@@ -78,6 +97,61 @@ def main() -> None:
     drivers_s = time.perf_counter() - started
     print(f"\nScoring {len(big):,} Telco rows (text columns parsed, as read from CSV): "
           f"probability {proba_s:.1f} s; probability + 3 drivers {drivers_s:.1f} s")
+
+
+def _risk(args: argparse.Namespace) -> None:
+    import resource
+    import tempfile
+
+    from sinergia.models.risk import backtest
+    from sinergia.workspace import init_workspace, open_workspace
+
+    root = args.risk_dir or Path(tempfile.mkdtemp(prefix="sinergia-risk-bench-"))
+    if (root / "ws" / "sinergia.yaml").exists():
+        ws = open_workspace(root / "ws")
+        print(f"\nChurn risk backtest on the existing demo workspace {root / 'ws'}")
+    else:
+        from sinergia.demo import generate
+        from sinergia.ingest import ingest_files
+
+        ws = init_workspace(root / "ws")
+        started = time.perf_counter()
+        files = generate(root / "data", accounts=args.risk_accounts, seed=11, usage_scale=args.usage_scale)
+        generated = time.perf_counter()
+        ingest_files(ws, list(files.values()), preset="sinergia")
+        print(f"\nDemo workspace: {args.risk_accounts:,} accounts (usage scale {args.usage_scale}) generated in "
+              f"{generated - started:.0f} s, ingested in {time.perf_counter() - generated:.0f} s")
+    con = ws.duckdb_reader()
+    try:
+        counts = {t: con.execute(f"select count(*) from {t}").fetchone()[0]
+                  for t in ("accounts", "usage_events", "tickets", "subscription_changes")}
+    finally:
+        con.close()
+    print("Rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()) + "\n")
+    print("| target (90 d) | model | ROC AUC | PR AUC | Brier | lift top 10 % |")
+    print("|---|---|---|---|---|---|")
+    timings = []
+    for target in ("churn", "expansion"):
+        result = backtest(ws, target, 90).as_dict()
+        for name, shown in (("lightgbm_calibrated", "LightGBM + Platt (ours)"), ("logistic", "one-hot logistic"),
+                            ("health_score", "health score (100 − score)")):
+            m = result["models"][name]
+            if m.get("status") == "missing":
+                print(f"| {target} | {shown} | missing: {m['reason']} | | | |")
+                continue
+            brier = f"{m['brier']:.4f}" if "brier" in m else "n/a"
+            print(f"| {target} | {shown} | {m['roc_auc']:.4f} | {m['pr_auc']:.4f} | {brier} | "
+                  f"{m['lift_top_decile']:.2f} |")
+        timings.append((target, result))
+    for target, result in timings:
+        sec = result["seconds"]
+        tests = ", ".join(result["test_as_of"])
+        print(f"\n{target}: train {result['n_train']:,} rows ({len(result['train_as_of'])} month ends, rate "
+              f"{result['train_positive_rate']:.3f}), test {result['n_test']:,} rows ({tests}, "
+              f"rate {result['test_positive_rate']:.3f}); features + labels {sec['features_and_labels']:.1f} s, "
+              f"fit {sec['fit']:.1f} s, evaluate {sec['evaluate']:.1f} s, total {sec['total']:.1f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"Peak RSS of the process: {peak:,.0f} MB")
 
 
 if __name__ == "__main__":

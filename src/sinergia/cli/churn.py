@@ -8,14 +8,13 @@ features and churn within a horizon (``sinergia.models.risk``, commands in ``cli
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from sinergia.cli._output import Format, console, print_json, print_rows
-from sinergia.cli._risk import add_workspace_commands
+from sinergia.cli._risk import _clean, _round, add_workspace_commands
 from sinergia.errors import InputError
 
 app = typer.Typer(
@@ -112,23 +111,6 @@ def predict(
         print_json(summary)
     else:
         print_rows([{k: _round(v) for k, v in summary.items()}], fmt, title="Predictions written")
-
-
-def _round(value: Any) -> Any:
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else round(value, 4)
-    return value
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
 
 
 add_workspace_commands(app, "churn", "churn")
