@@ -126,6 +126,15 @@ def _add_app() -> None:
 
 _add_app()
 
+
+def _add_text() -> None:
+    from sinergia.cli.text import app as text_app
+
+    app.add_typer(text_app, name="text")
+
+
+_add_text()
+
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option(
