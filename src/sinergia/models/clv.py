@@ -1086,6 +1086,7 @@ def _score_subscriptions(source: Any, as_of: Any, paying: pd.DataFrame, model: s
         al, be = sbg.params_["alpha"], sbg.params_["beta"]  # type: ignore[index]
         info["params"] = {"alpha": al, "beta": be}
         info["log_likelihood"] = sbg.log_likelihood_
+        info["converged"] = sbg.converged_
         log_s0 = special.betaln(al, be + t) - special.betaln(al, be)
         log_s = special.betaln(al, be + t[:, None] + steps[None, :]) - special.betaln(al, be)
         keep = np.exp(log_s - log_s0[:, None])
@@ -1133,7 +1134,8 @@ def _score_orders(source: Any, as_of: Any, horizon: int, discount_rate: float, m
     table = predict_customers(summary, bgnbd, gamma, horizon_months=horizon, time_unit="week",
                               discount_rate=discount_rate, margin=margin, draws=draws, seed=seed)
     params = {**describe(bgnbd), "gamma_gamma": describe(gamma)}
-    info: dict[str, Any] = {"model": "bgnbd", "accounts": len(table), "orders": len(tx), "params": {
+    info: dict[str, Any] = {"model": "bgnbd", "accounts": len(table), "orders": len(tx),
+                            "converged": bool(bgnbd.converged_ and gamma.converged_), "params": {
         k: params[k] for k in ("r", "alpha", "a", "b")} | {
         f"gg_{k}": params["gamma_gamma"][k] for k in ("p", "q", "gamma")}}
     explanations = []
