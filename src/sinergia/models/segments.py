@@ -17,16 +17,14 @@ The named segment comes from the R and F scores only, by the R×F grid that RFM 
 11 RFM segments in their 10-cell R×F form, as used in the "RFM analysis" tutorials of Kaggle and of the
 CRM-analytics courses; :data:`RFM_SEGMENT_MAP`):
 
-====== ====================================================================
-R \\ F  1            2            3                4             5
-====== ====================================================================
-5      New           Potential    Potential        Champions     Champions
-4      Promising     Potential    Potential        Loyal         Loyal
-3      About to      About to     Need attention   Loyal         Loyal
-       sleep         sleep
-2      Hibernating   Hibernating  At risk          At risk       Can't lose
-1      Hibernating   Hibernating  At risk          At risk       Can't lose
-====== ====================================================================
+::
+
+    R \ F   1               2               3               4           5
+    5       New customers   Potential       Potential       Champions   Champions
+    4       Promising       Potential       Potential       Loyal       Loyal
+    3       About to sleep  About to sleep  Need attention  Loyal       Loyal
+    2       Hibernating     Hibernating     At risk         At risk     Can't lose them
+    1       Hibernating     Hibernating     At risk         At risk     Can't lose them
 
 (Potential = Potential loyalists.) M is reported next to the segment but does not change it.
 
