@@ -142,11 +142,17 @@ def _insert(ws: Workspace, tables: dict[str, list[dict[str, Any]]]) -> None:
             con.unregister("_rows")
 
 
-def make_ws(tmp_path: Path, scorecards: list[dict[str, Any]] | None, tables: dict[str, Any] | None = None) -> Workspace:
+def make_ws(
+    tmp_path: Path,
+    scorecards: list[dict[str, Any]] | None,
+    tables: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Workspace:
     ws = init_workspace(tmp_path / "ws")
-    if scorecards is not None:
+    sections = {**({"scorecards": scorecards} if scorecards is not None else {}), **(extra or {})}
+    if sections:
         config = ws.path / "sinergia.yaml"
-        config.write_text(config.read_text() + yaml.safe_dump({"scorecards": scorecards}, allow_unicode=True))
+        config.write_text(config.read_text() + yaml.safe_dump(sections, allow_unicode=True))
     _insert(ws, TABLES if tables is None else tables)
     return open_workspace(ws.path)
 
@@ -427,6 +433,52 @@ def test_metric_measure_per_account(tmp_path: Path) -> None:
     assert got["A"]["explanation"]["measures"][0]["source"] == "metric:ticket_volume (last 30 days)"
 
 
+def test_sla_breaches_feature(tmp_path: Path) -> None:
+    tickets = [
+        # first reply after 6 h against a 4 h target: breached (decided 25 Mar 13:00)
+        {
+            "ticket_id": "t1",
+            "account_id": "A",
+            "priority": "normal",
+            "created_at": T("2026-03-25 09:00"),
+            "first_reply_at": T("2026-03-25 15:00"),
+        },
+        # 1 h: achieved
+        {
+            "ticket_id": "t3",
+            "account_id": "C",
+            "priority": "normal",
+            "created_at": T("2026-03-20 09:00"),
+            "first_reply_at": T("2026-03-20 10:00"),
+        },
+        # breached on 1 Mar 13:00, before the 30-day window (2 Mar – 31 Mar)
+        {
+            "ticket_id": "t2",
+            "account_id": "C",
+            "priority": "normal",
+            "created_at": T("2026-03-01 09:00"),
+            "first_reply_at": T("2026-03-01 20:00"),
+        },
+    ]
+    card = {
+        "name": "sla",
+        "accounts": "all",
+        "measures": [
+            {
+                "feature": "sla_breaches",
+                "params": {"days": 30},
+                "scoring": {"type": "thresholds", "steps": [{"max": 0, "score": 100}, {"score": 0}]},
+            }
+        ],
+    }
+    policies = {"metrics": {"sla_policies": [{"name": "all", "targets": {"first_reply_time": {"normal": 4}}}]}}
+    ws = make_ws(tmp_path, [card], {**TABLES, "tickets": tickets}, policies)
+    got = by_account(score_accounts(ws, AS_OF))
+    assert got["A"]["explanation"]["measures"][0]["value"] == 1.0 and got["A"]["score"] == 0.0
+    assert got["C"]["explanation"]["measures"][0]["value"] == 0.0 and got["C"]["score"] == 100.0
+    assert math.isnan(got["B"]["score"])  # no SLA target decided: missing
+
+
 # -- manual CSM sentiment --------------------------------------------------------------------------------------------
 def test_sentiment_validity_and_expiry(tmp_path: Path) -> None:
     card = {
@@ -477,7 +529,7 @@ def test_default_scorecard_when_none_configured(tmp_path: Path) -> None:
     assert a["scorecard"] == "default"
     m = {x["name"]: x for x in a["explanation"]["measures"]}
     # usage_trend: no events 30–60 days before → missing; sentiment: no file → missing; re-weighted over 60 of 100:
-    # days since last activity 11 → 50 + (0 − 50)... no: linear [[3,100],[14,50]] at 11 → 100 − 50·8/11
+    # days since last activity: 20 Mar → 31 Mar = 11; linear [[3,100],[14,50]] at 11 → 100 − 50·(11 − 3)/(14 − 3)
     assert m["days_since_last_activity"]["value"] == 11.0
     assert m["days_since_last_activity"]["score"] == pytest.approx(100 - 50 * 8 / 11, abs=1e-5)
     assert m["license_utilization"]["value"] == 0.25  # 1 active user / 4 licences → [[0.2,0],[0.5,50]]: 50·0.05/0.3
@@ -597,3 +649,11 @@ def test_config_validation_names_the_path() -> None:
     assert "op '<' needs a value" in _config_error(
         [{**POINTS, "criteria": [{"measure": "usage_events", "op": "<", "points": 3}]}]
     )
+
+
+def test_every_feature_is_documented() -> None:
+    from sinergia.scores.catalog import FEATURES
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "health.md").read_text(encoding="utf-8")
+    for name, spec in FEATURES.items():
+        assert f"| `{name}` | {spec.title['en']} / {spec.title['pt-BR']} |" in text, name

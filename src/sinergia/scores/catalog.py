@@ -77,7 +77,8 @@ FEATURES: dict[str, FeatureSpec] = {
             {"en": "SLA breaches", "pt-BR": "Violações de SLA"},
             "count",
             "SLA targets missed in the last `days` days: the observations of the `sla_achievement_rate` "
-            "metric (the workspace's `metrics.sla_policies`) that did not meet their target.",
+            "metric (the workspace's `metrics.sla_policies`) that did not meet their target. Missing when no "
+            "target was decided.",
             {"days": 90},
         ),
         FeatureSpec(

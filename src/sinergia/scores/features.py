@@ -90,9 +90,19 @@ def _ts(value: dt.datetime) -> Any:
 
 
 def _usage_events(ctx: MetricContext) -> Any:
-    from sinergia.metrics.lifecycle import events
+    """Usage events before the cut-off with their account, resolved through the user when the event has none.
 
-    ev = events(ctx)
+    The same convention as ``sinergia.metrics.lifecycle.events``, left as an expression (not materialised):
+    each feature reads a narrow window of it, and a history computes it for many dates.
+    """
+    e = ctx.table("usage_events")
+    e = e.filter(e.occurred_at < _ts(ctx.cutoff))
+    contacts = ctx.table("contacts")
+    contacts = contacts.select(_c_id=contacts.contact_id, _c_account=contacts.account_id)
+    j = e.left_join(contacts, e.contact_id == contacts._c_id)
+    ev = j.select(
+        account_id=ibis.coalesce(j.account_id, j._c_account), contact_id=j.contact_id, occurred_at=j.occurred_at
+    )
     return ev.filter(ev.account_id.notnull())
 
 
