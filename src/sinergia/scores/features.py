@@ -223,6 +223,10 @@ def read_sentiment_file(path: Path) -> pd.DataFrame:
         return pd.DataFrame(columns=[*SENTIMENT_COLUMNS, "valid_days"])
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(
+            f"{path}: the sentiment file is empty; it needs the header {','.join(SENTIMENT_COLUMNS)}"
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: cannot read the sentiment file ({error})") from None
     missing = [c for c in SENTIMENT_COLUMNS if c not in frame.columns]
