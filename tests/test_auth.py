@@ -68,7 +68,9 @@ def test_rate_limit_counts_failures_per_email_and_ip_within_the_window(url: str)
         assert core.authenticate(s, "ana@x.com", "right-password", "10.0.0.2", now=t0 + dt.timedelta(minutes=5))
     # at 12:15:01 only 4 failures (12:01-12:04) are in the window: allowed again
     with transaction(url) as s:
-        user = core.authenticate(s, "ana@x.com", "right-password", "10.0.0.1", now=t0 + dt.timedelta(minutes=15, seconds=1))
+        user = core.authenticate(
+            s, "ana@x.com", "right-password", "10.0.0.1", now=t0 + dt.timedelta(minutes=15, seconds=1)
+        )
         assert user.email == "ana@x.com"
     # a success resets the count: 4 new failures are still under the limit
     for i in range(core.MAX_FAILURES - 1):

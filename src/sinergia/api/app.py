@@ -66,6 +66,7 @@ def create_app(
         summary="Customer Success, CX and Support in one view.",
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
+        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
         redoc_url=None,
     )
     app.state.workspace = ws
