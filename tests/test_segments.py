@@ -166,7 +166,9 @@ def _independent_segments(log: pd.DataFrame) -> pd.Series:
     """RFM segments by plain pandas/numpy: same definitions, written separately (searchsorted ranks, regexes)."""
     import re
 
-    log = log.assign(day=pd.to_datetime(log["date"], format="%Y%m%d"), value=log["value"].astype(float))
+    if "day" not in log:
+        log = log.assign(day=pd.to_datetime(log["date"], format="%Y%m%d"))
+    log = log.assign(day=log["day"].dt.normalize(), value=log["value"].astype(float))
     end = log["day"].max()
     daily = log.groupby(["customer", "day"])["value"].sum().reset_index()
     daily = daily[daily["value"] > 0]
@@ -203,6 +205,22 @@ def test_cdnow_segment_counts_match_an_independent_computation() -> None:
     # 23,570 customers; 68 of them only have $0 rows (80 such rows in the file): no purchase day, no segment
     spent = log["value"].astype(float).groupby(log["customer"]).max() > 0
     assert int(got.sum()) == int(spent.sum()) == 23_502
+
+
+def test_online_retail_segment_counts_match_an_independent_computation() -> None:
+    data = require_shared_data()
+    raw = pd.read_csv(data / "online_retail" / "online_retail_I_2010-12_2011-12.csv.gz", dtype=str)
+    ours = rfm_segments(rfm_table(raw, "CustomerID", "InvoiceDate", "UnitPrice", quantity_col="Quantity"))
+    known = raw[raw["CustomerID"].notna()]
+    log = pd.DataFrame({
+        "customer": known["CustomerID"], "day": pd.to_datetime(known["InvoiceDate"]),
+        "value": known["UnitPrice"].astype(float) * known["Quantity"].astype(float),
+    })
+    expected = _independent_segments(log)
+    got = ours["segment"].value_counts().sort_index()
+    pd.testing.assert_series_equal(got.rename(None), expected.rename(None), check_names=False)
+    # 4,372 customers; 38 have no day with a positive net value (only returns or cancellations)
+    assert int(got.sum()) == 4_334
 
 
 def test_cli_rfm_on_a_transaction_file_and_personas() -> None:

@@ -31,6 +31,10 @@ TransactionsOpt = Annotated[
 CustomerOpt = Annotated[str | None, typer.Option("--customer-col", help="With --transactions: the customer id column.")]
 DateOpt = Annotated[str | None, typer.Option("--date-col", help="With --transactions: the date column.")]
 ValueOpt = Annotated[str | None, typer.Option("--value-col", help="With --transactions: the value column.")]
+QuantityOpt = Annotated[
+    str | None,
+    typer.Option("--quantity-col", help="With --transactions: a quantity column; value = value-col × quantity."),
+]
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="As of the end of this day (YYYY-MM-DD). Required with --workspace; with "
@@ -39,7 +43,7 @@ AsOfOpt = Annotated[
 
 
 def _rfm_table(workspace: Path | None, transactions: Path | None, customer_col: str | None, date_col: str | None,
-               value_col: str | None, as_of: str | None) -> tuple[Any, str]:
+               value_col: str | None, as_of: str | None, quantity_col: str | None = None) -> tuple[Any, str]:
     from sinergia.models.rfm import read_transactions
     from sinergia.models.segments import account_transactions, rfm_table
 
@@ -48,7 +52,7 @@ def _rfm_table(workspace: Path | None, transactions: Path | None, customer_col: 
             raise UsageError("--transactions needs --customer-col, --date-col and --value-col")
         frame = read_transactions(transactions)
         day = parse_day(as_of) if as_of else None
-        return rfm_table(frame, customer_col, date_col, value_col, as_of=day), "customer"
+        return rfm_table(frame, customer_col, date_col, value_col, as_of=day, quantity_col=quantity_col), "customer"
     if as_of is None:
         raise UsageError("--as-of is required with a workspace (YYYY-MM-DD)")
     from sinergia.workspace import open_workspace
@@ -68,6 +72,7 @@ def rfm(
     customer_col: CustomerOpt = None,
     date_col: DateOpt = None,
     value_col: ValueOpt = None,
+    quantity_col: QuantityOpt = None,
     summary: Annotated[bool, typer.Option("--summary/--customers",
                                           help="One row per segment (default) or one row per customer.")] = True,
     out: Annotated[Path | None, typer.Option(help="Write every customer to this CSV (or .parquet) file.")] = None,
@@ -79,13 +84,15 @@ def rfm(
     From the workspace's orders / invoices as of --as-of, or from a transaction file (CDNOW, Online Retail).
     Segment map and tier thresholds: docs/segments.md (tiers: the workspace's segments.loyalty section).
 
-    Example: sinergia segments rfm -t CDNOW_master.txt --customer-col 1 --date-col 2 --value-col 4
+    Examples: sinergia segments rfm -t CDNOW_sample.txt --customer-col 2 --date-col 3 --value-col 5;
+    sinergia segments rfm -t online_retail.csv.gz --customer-col CustomerID --date-col InvoiceDate
+    --value-col UnitPrice --quantity-col Quantity
     """
     from sinergia.models.segments import LoyaltySettings, loyalty_tiers, rfm_segments, segment_counts
 
     if lang not in ("en", "pt-BR"):
         raise UsageError(f"--lang must be en or pt-BR, got '{lang}'")
-    table, key = _rfm_table(workspace, transactions, customer_col, date_col, value_col, as_of)
+    table, key = _rfm_table(workspace, transactions, customer_col, date_col, value_col, as_of, quantity_col)
     settings = LoyaltySettings()
     if transactions is None:
         from sinergia.workspace import open_workspace
@@ -133,6 +140,7 @@ def personas(
     customer_col: CustomerOpt = None,
     date_col: DateOpt = None,
     value_col: ValueOpt = None,
+    quantity_col: QuantityOpt = None,
     k_min: Annotated[int | None, typer.Option(min=2, help="Fewest personas tried (default: config, 2).")] = None,
     k_max: Annotated[int | None, typer.Option(min=2, help="Most personas tried (default: config, 8).")] = None,
     seed: Annotated[int | None, typer.Option(help="k-means seed (default: config, 0).")] = None,
@@ -156,7 +164,7 @@ def personas(
         raise UsageError(f"--lang must be en or pt-BR, got '{lang}'")
     settings = PersonaSettings()
     if transactions is not None:
-        table, _ = _rfm_table(None, transactions, customer_col, date_col, value_col, as_of)
+        table, _ = _rfm_table(None, transactions, customer_col, date_col, value_col, as_of, quantity_col)
         features = table[["recency_days", "frequency", "monetary"]].astype(float)
         features["monetary"] = features["monetary"].clip(lower=0)
         columns, logs = ["recency_days", "frequency", "monetary"], ["recency_days", "frequency", "monetary"]

@@ -12,6 +12,7 @@ time is measured in whole days and expressed in days or weeks (``days / 7``).
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import re
 from pathlib import Path
 from typing import Literal
@@ -144,7 +145,8 @@ def rfm_summary(
 
 
 def read_transactions(path: Path | str) -> pd.DataFrame:
-    """Read a transaction file: Parquet, or delimited text with the delimiter detected.
+    """Read a transaction file: Parquet, or delimited text (optionally gzip-compressed, ``.gz``) with the
+    delimiter detected.
 
     Text files: the delimiter is ``,``, ``;`` or tab when every sampled line holds the same non-zero count of
     it, otherwise runs of whitespace (``CDNOW_master.txt``). A first line made only of numbers means there is
@@ -160,11 +162,15 @@ def read_transactions(path: Path | str) -> pd.DataFrame:
             return pd.read_parquet(file)
         except Exception as error:  # pyarrow raises many types; one line for the user
             raise InputError(f"{file}: not a readable Parquet file ({type(error).__name__}: {error})") from None
+    gzipped = file.suffix.lower() == ".gz"
     try:
-        with file.open("r", encoding="utf-8-sig", newline="") as handle:
+        with (gzip.open(file, "rt", encoding="utf-8-sig", newline="") if gzipped
+              else file.open("r", encoding="utf-8-sig", newline="")) as handle:
             sample = [line.rstrip("\r\n") for _, line in zip(range(50), handle, strict=False)]
     except UnicodeDecodeError:
         raise InputError(f"{file}: not UTF-8 text (CSV) nor a .parquet file") from None
+    except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+        raise InputError(f"{file}: cannot read ({error})") from None
     lines = [line for line in sample if line.strip()]
     if not lines:
         raise InputError(f"{file}: the file is empty")

@@ -172,10 +172,12 @@ class SegmentSettings(_Strict):
 # RFM
 # --------------------------------------------------------------------------------------------------------------
 def rfm_table(transactions: pd.DataFrame, customer_col: str, date_col: str, value_col: str,
-              as_of: dt.date | str | None = None) -> pd.DataFrame:
+              as_of: dt.date | str | None = None, quantity_col: str | None = None) -> pd.DataFrame:
     """Per customer: ``first_purchase``, ``last_purchase``, ``recency_days``, ``frequency``, ``monetary``.
 
-    Rows dated after ``as_of`` are ignored (default: the last date in the data). Dates as in
+    A row's value is ``value_col``, times ``quantity_col`` when given (unit price × quantity, as in Online
+    Retail; negative quantities are returns). Rows without a customer id are left out. Rows dated after
+    ``as_of`` are ignored (default: the last date in the data). Dates as in
     :func:`sinergia.models.rfm.rfm_summary` (datetimes, ISO text or ``YYYYMMDD``); values may be negative
     (refunds are netted into ``monetary``) but a purchase day counts for frequency only when its net value is
     positive. Index: the customer id.
@@ -185,17 +187,25 @@ def rfm_table(transactions: pd.DataFrame, customer_col: str, date_col: str, valu
 
     from sinergia.models.rfm import _date_to_day, _to_days
 
-    for column in (customer_col, date_col, value_col):
+    needed = [customer_col, date_col, value_col] + ([quantity_col] if quantity_col else [])
+    for column in needed:
         if column not in transactions.columns:
             names = ", ".join(map(str, transactions.columns))
             raise InputError(f"no column '{column}' in the transactions (columns: {names})")
-    frame = transactions[[customer_col, date_col, value_col]].dropna(subset=[customer_col])
+    frame = transactions[needed].dropna(subset=[customer_col])
+    frame = frame[frame[customer_col].astype(str).str.strip() != ""]
     if frame.empty:
         raise InputError("no transactions")
     days = _to_days(frame[date_col], date_col)
     values = pd.to_numeric(frame[value_col], errors="coerce")
     if values.isna().any():
         raise InputError(f"{int(values.isna().sum())} row(s) have a missing or non-numeric value in '{value_col}'")
+    if quantity_col:
+        quantity = pd.to_numeric(frame[quantity_col], errors="coerce")
+        if quantity.isna().any():
+            raise InputError(f"{int(quantity.isna().sum())} row(s) have a missing or non-numeric quantity in "
+                             f"'{quantity_col}'")
+        values = values * quantity
     end = int(days.max()) if as_of is None else _date_to_day(as_of)
     keep = days <= end
     data = pd.DataFrame({"customer": frame[customer_col].astype(str).to_numpy()[keep], "day": days[keep],
