@@ -134,7 +134,7 @@ def _risk(args: argparse.Namespace) -> None:
     for target in ("churn", "expansion"):
         result = backtest(ws, target, 90).as_dict()
         for name, shown in (("lightgbm_calibrated", "LightGBM + Platt (ours)"), ("logistic", "one-hot logistic"),
-                            ("health_score", "health score (100 − score)")):
+                            ("health_score", "health score (as a ranking)")):
             m = result["models"][name]
             if m.get("status") == "missing":
                 print(f"| {target} | {shown} | missing: {m['reason']} | | | |")

@@ -12,8 +12,8 @@ baseline fitted beside it, exact TreeSHAP drivers).
   only on as-of dates at least ``horizon`` days before the first test date, so no training label looks past
   the first test date. Figures on the pooled test rows: ROC AUC, PR AUC (average precision), Brier score,
   log loss, a ten-bin calibration table and the lift in the top decile — for the calibrated LightGBM, the
-  uncalibrated one, the logistic baseline and, side by side, the health score (``100 − score`` as the risk
-  ranking) when :mod:`sinergia.scores.health` is available.
+  uncalibrated one, the logistic baseline and, side by side, the health score (``100 − score`` ranks churn,
+  ``score`` ranks expansion) when :mod:`sinergia.scores.health` is available.
 * **Versions** (:func:`train`, :func:`load_version`): ``<workspace>/models/<target>_<horizon>d/<version>/``
   holds ``model/`` (LightGBM text model + manifest, no pickle) and ``metadata.json`` (features, horizon,
   training as-of dates, metrics, created_at); ``latest`` names the newest version and is replaced atomically.
@@ -217,8 +217,11 @@ def _ranking_metrics(y: npt.NDArray[np.int64], risk: npt.NDArray[np.float64]) ->
     return {"roc_auc": float(roc_auc_score(y, risk)), "pr_auc": float(average_precision_score(y, risk))}
 
 
-def _health_predictor(workspace: Any, test: pd.DataFrame, dates: list[dt.date]) -> dict[str, Any]:
-    """The health score as a ranking (lower health = higher risk) on the same test rows, or why it is missing."""
+def _health_predictor(workspace: Any, test: pd.DataFrame, dates: list[dt.date], target: str) -> dict[str, Any]:
+    """The health score as a ranking on the same test rows, or why it is missing.
+
+    Churn: lower health ranks higher (``100 − score``); expansion: higher health ranks higher (``score``).
+    """
     if workspace is None or not hasattr(workspace, "path"):
         return {"status": "missing", "reason": "the health score needs a workspace (not a bare table source)"}
     try:
@@ -236,10 +239,12 @@ def _health_predictor(workspace: Any, test: pd.DataFrame, dates: list[dt.date]) 
     if scored.sum() == 0 or rows.loc[scored, _LABEL].nunique() < 2:
         return {"status": "missing", "reason": "the health score gave no usable values on the test rows"}
     y = rows.loc[scored, _LABEL].to_numpy(dtype=np.int64)
-    risk = (100.0 - rows.loc[scored, "health"]).to_numpy(dtype=np.float64)
+    health = rows.loc[scored, "health"].to_numpy(dtype=np.float64)
+    risk = 100.0 - health if target == "churn" else health
+    shown = "100 - health score" if target == "churn" else "health score"
     return {"status": "ok", "scored_rows": int(scored.sum()), **_ranking_metrics(y, risk),
             "lift_top_decile": lift_top_decile(y, risk),
-            "note": "ranking by 100 - health score; not a probability, so no Brier score"}
+            "note": f"ranking by {shown}; not a probability, so no Brier score"}
 
 
 def backtest(
@@ -291,7 +296,7 @@ def backtest(
         models[name] = {**probability_metrics(y, p), "lift_top_decile": lift_top_decile(y, p),
                         "mean_predicted": float(p.mean())}
     health_ws = workspace if workspace is not None else (source if hasattr(source, "path") else None)
-    models["health_score"] = _health_predictor(health_ws, test_rows, tests)
+    models["health_score"] = _health_predictor(health_ws, test_rows, tests, target)
     done = time.perf_counter()
     return Backtest(
         target, horizon, trains, tests, len(train_rows), len(test_rows), float(train_rows[_LABEL].mean()),
