@@ -657,3 +657,123 @@ def test_every_feature_is_documented() -> None:
     text = (Path(__file__).resolve().parents[1] / "docs" / "health.md").read_text(encoding="utf-8")
     for name, spec in FEATURES.items():
         assert f"| `{name}` | {spec.title['en']} / {spec.title['pt-BR']} |" in text, name
+
+
+# -- every feature as of the date --------------------------------------------------------------------------------------
+def _all_features_card() -> dict[str, Any]:
+    from sinergia.scores.catalog import FEATURES
+
+    measures: list[dict[str, Any]] = [{"feature": name, "scoring": {"type": "identity"}} for name in FEATURES]
+    measures += [
+        {"metric": m, "name": f"metric_{m}", "window_days": 60, "scoring": {"type": "identity"}}
+        for m in ("ticket_volume", "nps", "active_users", "first_reply_time")
+    ]
+    measures.append({"sentiment": {}, "name": "sentiment"})
+    return {"name": "all", "accounts": "all", "missing": {"min_coverage": 0}, "measures": measures}
+
+
+def _values(frame_: pd.DataFrame) -> dict[tuple[str, str], Any]:
+    return {
+        (r["account_id"], m["name"]): m["value"]
+        for r in frame_.to_dict("records")
+        for m in r["explanation"]["measures"]
+    }
+
+
+def test_no_feature_peeks_past_the_as_of_date(tmp_path: Path) -> None:
+    tables = {
+        **TABLES,
+        "accounts": [
+            {**TABLES["accounts"][0], "renewal_at": T("2026-06-29")},
+            *TABLES["accounts"][1:],
+        ],
+        "contacts": [{"contact_id": "b1", "account_id": "B"}],
+        "usage_events": TABLES["usage_events"] + _events("A", 4, "2026-02-15"),
+        "tickets": [
+            {**t, "priority": "normal", "first_reply_at": t["created_at"] + pd.Timedelta(hours=2)}
+            for t in TABLES["tickets"]
+        ],
+    }
+    policies = {"metrics": {"sla_policies": [{"name": "all", "targets": {"first_reply_time": {"normal": 1}}}]}}
+    ws = make_ws(tmp_path, [_all_features_card()], tables, policies)
+    (ws.path / "sentiment.csv").write_text("account_id,recorded_at,sentiment\nA,2026-03-01,good\n")
+    before = score_accounts(ws, AS_OF)
+    values = _values(before)
+    # hand checks: A's usage 5 (20 Mar) vs 4 (15 Feb, in the 30 days before 2 Mar): 5/4 − 1
+    assert values[("A", "usage_trend")] == pytest.approx(0.25)
+    assert values[("A", "usage_events")] == 5.0 and values[("A", "active_users")] == 1.0
+    assert values[("A", "license_utilization")] == 0.25
+    assert values[("A", "days_to_renewal")] == 90.0  # 31 Mar → 29 Jun
+    assert values[("A", "tenure_days")] == 454.0  # 1 Jan 2025 → 31 Mar 2026
+    assert values[("C", "open_tickets")] == 1.0 and values[("C", "days_since_last_activity")] == 21.0
+    assert values[("C", "metric_ticket_volume")] == 2.0  # t2 (1 Mar) and t3 (20 Mar) in the 60 days
+    # every first reply took 2 h against a 1 h target: A t1; C t2 and t3 (both in the 90 days)
+    assert values[("A", "sla_breaches")] == 1.0 and values[("C", "sla_breaches")] == 2.0
+
+    future_day = "2026-04-01 00:00"
+    _insert(
+        ws,
+        {
+            **FUTURE,
+            "accounts": [{"account_id": "D", "created_at": T("2026-04-01 00:00")}],
+            "contacts": [{"contact_id": "late", "account_id": "B"}],
+            "usage_events": FUTURE["usage_events"]
+            + [
+                {"event_id": "late-b1", "contact_id": "b1", "event": "x", "occurred_at": T(future_day)},
+                {
+                    "event_id": "late-c",
+                    "account_id": "C",
+                    "contact_id": "late",
+                    "event": "x",
+                    "occurred_at": T(future_day),
+                },
+            ],
+            "tickets": [
+                {
+                    "ticket_id": "late-a",
+                    "account_id": "A",
+                    "priority": "urgent",
+                    "created_at": T(future_day),
+                    "first_reply_at": T("2026-04-01 09:00"),
+                }
+            ],
+            "survey_responses": FUTURE["survey_responses"]
+            + [
+                {
+                    "response_id": "late-a",
+                    "account_id": "A",
+                    "survey": "nps",
+                    "score": 0.0,
+                    "responded_at": T(future_day),
+                }
+            ],
+        },
+    )
+    with (ws.path / "sentiment.csv").open("a") as out:
+        out.write("A,2026-04-01,poor\n")
+    after = score_accounts(ws, AS_OF)
+    assert list(after["account_id"]) == ["A", "B", "C"]  # D was created after the date
+    assert _values(after) == values
+    pd.testing.assert_frame_equal(before.drop(columns="explanation"), after.drop(columns="explanation"))
+
+
+def test_active_accounts_follow_subscriptions_as_of(tmp_path: Path) -> None:
+    card = {**WEIGHTED, "accounts": "active"}
+    subscriptions = [
+        {"subscription_id": "sa", "account_id": "A", "started_at": T("2025-01-01"), "mrr": 100.0},
+        # B cancelled on 31 Mar 10:00: not live at the end of the day
+        {
+            "subscription_id": "sb",
+            "account_id": "B",
+            "started_at": T("2025-01-01"),
+            "ended_at": T("2026-03-31 10:00"),
+            "mrr": 100.0,
+        },
+        # C: a trial only, and a paid plan starting after the date
+        {"subscription_id": "sc1", "account_id": "C", "started_at": T("2026-03-01"), "mrr": 0.0, "is_trial": True},
+        {"subscription_id": "sc2", "account_id": "C", "started_at": T("2026-04-02"), "mrr": 50.0},
+    ]
+    ws = make_ws(tmp_path, [card], {**TABLES, "subscriptions": subscriptions})
+    assert list(score_accounts(ws, AS_OF)["account_id"]) == ["A"]
+    assert list(score_accounts(ws, dt.date(2026, 3, 30))["account_id"]) == ["A", "B"]
+    assert list(score_accounts(ws, dt.date(2026, 4, 2))["account_id"]) == ["A", "C"]
