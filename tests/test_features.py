@@ -67,6 +67,7 @@ def _nps(rid: str, when: str, score: float | None, survey: str = "nps", low: int
 
 def book() -> dict[str, list[dict[str, Any]]]:
     return {
+        "contacts": [{"contact_id": "a1", "account_id": "A"}],
         "accounts": [{"account_id": a, "segment": "SMB" if a == "A" else "Enterprise", "industry": "Retail"}
                      for a in "ABCDE"],
         "subscriptions": [
@@ -90,6 +91,7 @@ def book() -> dict[str, list[dict[str, Any]]]:
             _ev(5, "A", "2025-06-05 10:00", "a1", "core"),       # last 30 days
             _ev(6, "A", "2025-06-20 10:00", "a2", "reports"),    # last 30 days
             _ev(7, "A", "2025-06-30 23:59:59", "a1", "core"),    # last 30 days (last second)
+            {**_ev(8, "A", "2025-06-10 10:00", "a1", "core"), "account_id": None},  # A's through its contact a1
         ],
         "tickets": [
             # urgent, first reply after 2 h > 1 h target: a breach; solved next day
@@ -178,10 +180,10 @@ def test_billing_features_by_hand(features: pd.DataFrame) -> None:
 
 def test_usage_features_by_hand(features: pd.DataFrame) -> None:
     a, b = features.loc["A"], features.loc["B"]
-    assert a["events_30d"] == 3               # 06-05, 06-20, 06-30 23:59:59
+    assert a["events_30d"] == 4               # 06-05, 06-10 (no account_id: contact a1's), 06-20, 06-30 23:59:59
     assert a["events_prev_30d"] == 2          # 05-10, 05-31
-    assert a["usage_trend"] == pytest.approx(1.5)   # 3 / 2
-    assert a["events_90d"] == 6               # + 04-15; 03-01 is older than 90 days
+    assert a["usage_trend"] == pytest.approx(2.0)   # 4 / 2
+    assert a["events_90d"] == 7               # + 04-15; 03-01 is older than 90 days
     assert a["days_since_last_event"] == 0    # used on the as-of day itself
     assert a["active_users_30d"] == 2         # a1, a2
     assert a["features_used_30d"] == 2        # core, reports

@@ -76,7 +76,8 @@ class Feature:
 FEATURES: tuple[Feature, ...] = (
     # usage
     Feature("events_30d", "Product events, last 30 days", "Eventos de uso, últimos 30 dias", "numeric",
-            "usage_events with occurred_at in [cut-off − 30 d, cut-off)"),
+            "usage_events with occurred_at in [cut-off − 30 d, cut-off); an event without account_id counts for "
+            "its contact's account"),
     Feature("events_prev_30d", "Product events, previous 30 days", "Eventos de uso, 30 dias anteriores", "numeric",
             "usage_events in [cut-off − 60 d, cut-off − 30 d)"),
     Feature("usage_trend", "Usage trend (last 30 d / previous 30 d)", "Tendência de uso (30 d / 30 d anteriores)",
@@ -222,9 +223,12 @@ def _billing(ctx: Any, dates: Any) -> Any:
     )  # fmt: skip
 
 
-def _usage(ctx: Any, dates: Any, last_cut: dt.datetime) -> tuple[Any, Any]:
-    events = ctx.table("usage_events")
-    events = events.filter(events.account_id.notnull() & (events.occurred_at < ibis.literal(last_cut)))
+def _usage(ctx: Any, dates: Any) -> tuple[Any, Any]:
+    from sinergia.metrics.lifecycle import _events as usage_events
+
+    # the lifecycle metrics' events: before the (last) cut-off, the account resolved through the contact when missing
+    events = usage_events(ctx)
+    events = events.filter(events.account_id.notnull())
     events = events.mutate(day=events.occurred_at.truncate("D"))
     daily = events.group_by(["account_id", "day"]).aggregate(n=events.count())
     j = daily.join(dates, (daily.day < dates.cut) & (daily.day >= dates.cut - _days(90)))
@@ -361,7 +365,7 @@ def account_features(
     last_cut = _cut(dates[-1])
     table = _dates_table(dates)
     frame = _execute(ctx, _billing(ctx, table))
-    volume, breadth = _usage(ctx, table, last_cut)
+    volume, breadth = _usage(ctx, table)
     counts, reopens = _tickets(ctx, table, last_cut, targets)
     for block in (volume, breadth, counts, reopens, _surveys(ctx, table, last_cut), _contract(ctx, table, last_cut)):
         frame = frame.merge(_execute(ctx, block), on=["account_id", "as_of"], how="left")
