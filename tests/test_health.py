@@ -777,3 +777,12 @@ def test_active_accounts_follow_subscriptions_as_of(tmp_path: Path) -> None:
     assert list(score_accounts(ws, AS_OF)["account_id"]) == ["A"]
     assert list(score_accounts(ws, dt.date(2026, 3, 30))["account_id"]) == ["A", "B"]
     assert list(score_accounts(ws, dt.date(2026, 4, 2))["account_id"]) == ["A", "C"]
+
+
+def test_points_measures_carry_their_criteria_points(tmp_path: Path) -> None:
+    got = by_account(score_accounts(make_ws(tmp_path, [POINTS]), AS_OF))
+    measures = {m["name"]: m for m in got["C"]["explanation"]["measures"]}
+    # C: usage +20 (nothing lost); open ticket −15 (15 lost); NPS 2: ≥ 9 fails (30 not won), ≤ 6 holds (−30)
+    assert (measures["usage_events"]["awarded"], measures["usage_events"]["points_lost"]) == (20.0, 0.0)
+    assert (measures["open_tickets"]["awarded"], measures["open_tickets"]["points_lost"]) == (-15.0, 15.0)
+    assert (measures["last_nps"]["awarded"], measures["last_nps"]["points_lost"]) == (-30.0, 60.0)

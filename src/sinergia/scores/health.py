@@ -323,6 +323,10 @@ def score_points(card: Scorecard, values: dict[str, Value], details: dict[str, d
                 "group": c.group,
             }
         )
+    for row in rows:  # per measure: what its criteria awarded and lost (so measure-level readers see the effect)
+        mine = [c for c in criteria if c["measure"] == row["name"]]
+        row["awarded"] = _r(sum(c["awarded"] for c in mine))
+        row["points_lost"] = _r(sum(c["points_lost"] for c in mine))
     adjustments = []
     total = float(card.base)
     for g in card.groups:
