@@ -299,7 +299,7 @@ def _criterion_name(c: Criterion) -> str:
 
 def score_points(card: Scorecard, values: dict[str, Value], details: dict[str, dict[str, Any]]) -> AccountScore:
     rows = _measure_rows(card, values, details)
-    criteria = []
+    criteria: list[dict[str, Any]] = []
     by_group: dict[str | None, float] = {}
     for i, c in enumerate(card.criteria):
         value = values.get(c.measure)
