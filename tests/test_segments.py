@@ -279,3 +279,44 @@ def test_workspace_features_and_rfm_as_of(tmp_path: Path) -> None:
     assert np.isnan(a["nps"]) and features.loc["C", "nps"] == 6 and features.loc["C", "adoption"] == 2
     rfm = rfm_segments(rfm_table(tx, "account_id", "ordered_at", "amount", as_of=as_of))
     assert rfm.loc["A", "recency_days"] == 30 and rfm.loc["A", "frequency"] == 2
+
+
+@pytest.fixture(scope="module")
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sinergia.demo import generate
+    from sinergia.ingest import ingest_files
+    from sinergia.workspace import init_workspace
+
+    root = tmp_path_factory.mktemp("segments-demo")
+    ws = init_workspace(root / "ws")
+    files = generate(root / "data", accounts=300, seed=3)
+    ingest_files(ws, list(files.values()), preset="sinergia")
+    return ws.path
+
+
+def _segments_cli(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SINERGIA), "segments", *(str(a) for a in args)], capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_workspace_cli_on_the_demo(demo_workspace: Path) -> None:
+    from sinergia.models.segments import account_features
+    from sinergia.workspace import open_workspace
+
+    result = _segments_cli("rfm", "-w", demo_workspace, "--as-of", "2026-10-31", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["customers"] > 0 and sum(s["customers"] for s in out["segments"]) == out["customers"]
+    assert sum(out["tiers"].values()) == out["customers"]
+    first = _segments_cli("personas", "-w", demo_workspace, "--as-of", "2026-10-31", "--format", "json")
+    second = _segments_cli("personas", "-w", demo_workspace, "--as-of", "2026-10-31", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout  # seeded: the same personas every run
+    personas_out = json.loads(first.stdout)
+    paying = len(account_features(open_workspace(demo_workspace), dt.date(2026, 10, 31)))
+    assert 2 <= personas_out["k"] <= 8 and sum(p["size"] for p in personas_out["personas"]) == paying
+    assert all(p["description"] and p["description_pt"] for p in personas_out["personas"])
+    table = _segments_cli("personas", "-w", demo_workspace, "--as-of", "2026-10-31", "--lang", "pt-BR")
+    assert table.returncode == 0 and "Silhouette by k" in table.stdout
+    missing = _segments_cli("rfm", "-w", demo_workspace)
+    assert missing.returncode == 2 and "--as-of is required" in missing.stderr
