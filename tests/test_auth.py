@@ -155,3 +155,8 @@ def test_permission_matrix() -> None:
         has_permission("admin", "accounts:delete")
     table = matrix_markdown()
     assert table.count("\n") == len(PERMISSIONS) + 1
+
+
+def test_docs_show_the_permission_matrix() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "app.md"
+    assert matrix_markdown() in docs.read_text(encoding="utf-8")

@@ -20,7 +20,7 @@ PERMISSIONS: dict[str, str] = {
     "notes:write": "write notes on accounts",
     "ingest:write": "send events and entity upserts through the ingestion API",
     "audit:read": "read the audit log",
-    "users:admin": "create users, change roles, issue API tokens for others",
+    "users:admin": "list and create users, change their role, name, language or active flag",
 }
 
 _READ = frozenset({"accounts:read", "metrics:read", "scores:read", "tasks:read", "notes:read"})
