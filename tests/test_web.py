@@ -240,8 +240,9 @@ def test_language_switch_needs_csrf_and_is_saved_and_audited(client: TestClient,
     with transaction(url) as s:
         user = s.scalars(select(User).where(User.email == "support@example.com")).one()
         assert user.locale == "pt-BR"
-        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "user.locale")).one()
-        assert entry.details == {"from": "en", "to": "pt-BR"}
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "user.update",
+                                                   AuditEntry.target == "user:support@example.com")).one()
+        assert entry.details == {"locale": ["en", "pt-BR"]}
         user.locale = "en"
 
 

@@ -19,16 +19,24 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
-from sinergia.api.deps import SESSION_COOKIE, Permission, Principal, authenticated, db
+from sinergia.api.deps import (
+    SESSION_COOKIE,
+    Permission,
+    Principal,
+    authenticated,
+    clear_session_cookie,
+    client_ip,
+    db,
+    set_session_cookie,
+)
 from sinergia.auth.core import (
-    SESSION_LIFETIME,
     AuthenticationError,
     RateLimited,
     authenticate,
     can,
     close_session,
     open_session,
-    record_audit,
+    update_user,
 )
 from sinergia.metrics.registry import UNITS, Metric, all_metrics
 from sinergia.store.repo import NotFound as NotFoundError
@@ -168,7 +176,7 @@ def login_submit(
 
     if not cookie_token or not secrets.compare_digest(cookie_token, csrf_token):
         return failed(_("Your login form expired; please try again."), 403)
-    ip = request.client.host if request.client else ""
+    ip = client_ip(request)
     try:
         user = authenticate(session, email, password, ip)
     except RateLimited as error:
@@ -184,8 +192,7 @@ def login_submit(
     opened = open_session(session, user, ip)
     session.commit()
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, opened.cookie, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", max_age=int(SESSION_LIFETIME.total_seconds()))
+    set_session_cookie(response, opened.cookie, secure=request.url.scheme == "https")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -201,7 +208,7 @@ def logout(
         close_session(session, cookie)
         session.commit()
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    clear_session_cookie(response)
     response.set_cookie(LOCALE_COOKIE, request_locale(request, principal), samesite="lax", max_age=365 * 86400)
     return response
 
@@ -218,10 +225,8 @@ def set_locale(
     from sinergia.store.models import User
 
     user = session.get(User, principal.user.id)
-    if user is not None and user.locale != chosen:
-        record_audit(session, principal.actor, "user.locale", f"user:{user.email}",
-                     {"from": user.locale, "to": chosen})
-        user.locale = chosen
+    if user is not None:
+        update_user(session, user, actor=principal.actor, locale=chosen)  # audited when it changes
         session.commit()
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(LOCALE_COOKIE, chosen, samesite="lax", max_age=365 * 86400)
@@ -323,7 +328,7 @@ def account_page(
                    else fmt.percent(value) if key == "churn_risk" else fmt.money(value, currency, 0))
         explanation = drivers.get(key)
         if explanation is None:
-            stored = history.get(key) or []
+            stored = views.score_family(history, key)
             explanation = stored[-1].explanation if stored else None
         rows = []
         for r in views.reasons(explanation, locale):
@@ -375,10 +380,9 @@ def account_page(
     flat = {**(attributes.get("source") or {}), **{k: v for k, v in attributes.items() if k != "source"}}
     usage += [(_(str(k)), _show(v, fmt)) for k, v in sorted(flat.items())
               if isinstance(v, (int, float, str)) and not isinstance(v, bool) and str(v) != ""]
-    score_series = {_(title): [views.Point(p.as_of, p.as_of, False, p.value, None, None, None, None, None)
-                               for p in history.get(key, [])] for key, title in SCORE_KEYS if key != "clv"}
-    score_chart = (charts.multi_series({k: v for k, v in score_series.items() if v}, unit="count", locale=locale,
-                                       height=220) if any(score_series.values()) else None)
+    # health over time (0–100); churn risk and CLV have other scales, so they are not drawn on the same axis
+    health_points = [views.Point(p.as_of, p.as_of, False, p.value) for p in views.score_family(history, "health")]
+    score_chart = charts.time_series(health_points, unit="count", locale=locale, name=_("Health"), height=220)
     stages = [("before", _("Before the purchase")), ("during", _("During the purchase")),
               ("after", _("After the purchase"))]
     return _page(request, principal, "account.html", "accounts", as_of=as_of, account=snapshot, currency=currency,
@@ -459,10 +463,20 @@ def cx_page(
                      sections=[], **_no_data_context())
     cards = [c for n in views.CX_METRICS if (c := _card(n, views.series(session, as_of, n), locale)) is not None]
     sections = _breakdown_sections(session, as_of, views.CX_METRICS, views.CX_DIMENSIONS, "nps", locale)
-    over_time = {(_metric_title(all_metrics()[n], locale)): views.series(session, as_of, n)
-                 for n in ("csat",) if n in all_metrics()}
-    sections.insert(0, {"id": "over-time", "title": _("Over time"), "dimension_label": "", "columns": [], "rows": [],
-                        "chart": charts.multi_series(over_time, unit="ratio", locale=locale)})
+    registry = all_metrics()
+    over_label = _("Over time")
+    over_time: list[dict[str, Any]] = []
+    for name in views.CX_METRICS:
+        if name in registry:
+            title = _metric_title(registry[name], locale)
+            over_time.append({
+                "id": f"over-time-{name}", "title": f"{title} · {over_label}", "dimension_label": "",
+                "columns": [], "rows": [],
+                "chart": charts.time_series(views.series(session, as_of, name), unit=registry[name].unit,
+                                            locale=locale, name=title, height=240,
+                                            interval_label=_("95%% interval") % {}),
+            })
+    sections = over_time + sections
     return _page(request, principal, "breakdown.html", "cx", as_of=as_of, heading=_("Customer experience"),
                  cards=cards, sections=sections, charts=True)
 

@@ -181,10 +181,21 @@ def account_snapshot(session: Session, as_of: dt.date, account_id: str) -> Accou
 
 
 def score_history(session: Session, account_id: str) -> dict[str, list[ScorePoint]]:
+    """Score name → the account's stored values, oldest first."""
     out: dict[str, list[ScorePoint]] = {}
     for r in repo.score_history(session, account_id):
         out.setdefault(r.score, []).append(r)
     return out
+
+
+def score_family(history: dict[str, list[ScorePoint]], key: str) -> list[ScorePoint]:
+    """The history of ``key`` or of its horizon variants (``churn_risk_90d``, ``clv_12m``): the first found."""
+    if key in history:
+        return history[key]
+    for name in sorted(history):
+        if name.startswith(key + "_"):
+            return history[name]
+    return []
 
 
 def account_events(session: Session, as_of: dt.date, account_id: str) -> list[AccountEvent]:
@@ -227,14 +238,15 @@ def _label(entry: dict[str, Any], locale: str) -> str:
 
 
 def _effect(entry: dict[str, Any]) -> float | None:
-    """The entry's push on the score: a SHAP contribution, a scorecard contribution, or minus points lost."""
+    """The entry's push on the score: minus the points a scorecard measure lost (what pulled health down),
+    else a model's SHAP contribution (or a points criterion's points)."""
+    lost = entry.get("points_lost")
+    if isinstance(lost, (int, float)) and not isinstance(lost, bool):
+        return -float(lost)
     for key in ("contribution", "effect", "shap", "points"):
         value = entry.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-    lost = entry.get("points_lost")
-    if isinstance(lost, (int, float)) and not isinstance(lost, bool):
-        return -float(lost)
     return None
 
 
