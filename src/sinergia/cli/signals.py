@@ -87,7 +87,8 @@ def expansion(
     if fmt is Format.csv:
         print_rows(records, fmt)
         return
-    shown = [{k: v for k, v in r.items() if k != "evidence"} for r in records]
+    shown = [{**{k: v for k, v in r.items() if k != "evidence"}, "fired": "yes" if r["fired"] else "no"}
+             for r in records]
     fired = sum(1 for r in records if r["fired"])
     print_rows(shown, fmt, title=f"Expansion signals as of {day}: {fired:,} fired of {len(records):,}")
     console.print("Evidence (rows behind each signal): --format json", highlight=False)
