@@ -128,7 +128,7 @@ def test_builtins_are_valid_and_bilingual() -> None:
 @pytest.mark.parametrize(("doc", "message"), [
     ({"playbooks": [{"id": "x", "title": {"en": "X"}, "trigger": {"kind": "metric_threshold", "metric": "nrrr",
                                                                    "op": "<", "value": 1},
-                     "actions": [{"kind": "task", "type": "risk"}]}]},
+                     "actions": [{"kind": "slack", "url": "http://x", "text": {"en": "x"}}]}]},
      "f.yaml: playbooks.0.trigger.metric: unknown metric 'nrrr'"),
     ({"playbooks": [{"id": "x", "title": {"en": "X"}, "trigger": {"kind": "score_band", "score": "helth",
                                                                    "enters": ["red"]},
@@ -148,6 +148,10 @@ def test_builtins_are_valid_and_bilingual() -> None:
                      "actions": [{"kind": "task", "type": "risk", "owner": {"by": "round_robin"}}]}]},
      "f.yaml: playbooks.0.actions.0(task).owner: owner by 'round_robin' needs 'users'"),
     ({"builtins": ["nope"]}, "f.yaml: builtins: unknown built-in playbook(s) nope"),
+    ({"playbooks": [{"id": "x", "title": {"en": "X"}, "trigger": {"kind": "metric_threshold", "metric": "nrr",
+                                                                   "op": "<", "value": 1},
+                     "actions": [{"kind": "task", "type": "risk"}]}]},
+     "f.yaml: playbooks.0: a metric_threshold trigger fires for the portfolio or a group"),
     ({"playbooks": [{"id": "x", "title": {"en": "X"}, "trigger": {"kind": "renewal", "within_days": 9},
                      "actions": [{"kind": "task", "type": "risk"}], "colldown_days": 3}]},
      "f.yaml: playbooks.0.colldown_days: unknown key"),
@@ -277,6 +281,10 @@ playbooks:
     title: {en: "Into red"}
     trigger: {kind: score_band, score: health, enters: [red]}
     actions: [{kind: task, type: risk}]
+  - id: nps_negative
+    title: {en: "NPS below zero"}
+    trigger: {kind: metric_threshold, metric: nps, op: "<", value: 0, period: month}
+    actions: [{kind: slack, url: "http://127.0.0.1:9/slack", text: {en: "NPS: {reason}"}}]
 """
     ws = make_workspace(tmp_path, yaml_text)
     # health as of 06-29: a1 60 (yellow) → 20 (red) on 06-30: crosses 50 downwards, enters red.
@@ -287,8 +295,11 @@ playbooks:
                                    "band": ["red", "red"]}), score="health")
     report = run_playbooks(ws, AS_OF)
     fired = sorted((f.playbook_id, f.account_id) for f in report.firings)
-    # a3 has no earlier value: a first value below the threshold counts as crossing; it also enters red
-    assert fired == [("health_drop", "a1"), ("health_drop", "a3"), ("into_red", "a1"), ("into_red", "a3")]
+    # a3 has no earlier value: a first value below the threshold counts as crossing; it also enters red.
+    # NPS of June 2026 (the month of the as-of date, partial): answers 3, 10, 5 → (1 promoter − 2 detractors) / 3
+    # = −33.3 < 0; May has no answers (no previous value) → one portfolio firing (account_id "").
+    assert fired == [("health_drop", "a1"), ("health_drop", "a3"), ("into_red", "a1"), ("into_red", "a3"),
+                     ("nps_negative", "")]
     by = {(f.playbook_id, f.account_id): f for f in report.firings}
     assert by[("health_drop", "a1")].reason == "health 20 < 50 (was 60 1 day(s) earlier)"
     assert by[("into_red", "a1")].reason == "health band yellow → red"
@@ -296,7 +307,11 @@ playbooks:
     assert by[("health_drop", "a1")].actions[0]["owner_rule"].endswith("→ carla@x.com")
     assert by[("health_drop", "a3")].actions[0]["owner_rule"].endswith("→ bruno@x.com")
     messages = store_rows(ws, select(OutboxMessage).order_by(OutboxMessage.id))
-    assert [(m.kind, m.status) for m in messages] == [("webhook", "pending"), ("slack", "pending")] * 2
+    nps = by[("nps_negative", "")]
+    assert nps.inputs["evidence"]["value"] == pytest.approx(-100 / 3)
+    assert nps.reason.startswith("nps -33.3333 < 0 for the month of 2026-06-01")
+    assert [(m.kind, m.status) for m in messages] == [("webhook", "pending"), ("slack", "pending")] * 2 + [
+        ("slack", "pending")]
     assert messages[0].idempotency_key == "health_drop:a1:2026-06-30:1"
     assert messages[0].firing_id == by[("health_drop", "a1")].firing_id
     assert messages[1].payload == {"body": {"text": "Health of Alfa fell"}}

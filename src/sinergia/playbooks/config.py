@@ -299,6 +299,15 @@ class Playbook(_Strict):
 
     _title = field_validator("title")(classmethod(lambda cls, v: _check_text(v)))
 
+    @model_validator(mode="after")
+    def _portfolio_actions(self) -> Playbook:
+        if isinstance(self.trigger, MetricThreshold):
+            wrong = [a.kind for a in self.actions if a.kind in ("task", "set_field")]
+            if wrong:
+                raise ValueError(f"a metric_threshold trigger fires for the portfolio or a group, not an account: "
+                                 f"use email, webhook or slack actions, not {', '.join(wrong)}")
+        return self
+
 
 class SmtpSettings(_Strict):
     host: str = "localhost"
