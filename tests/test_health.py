@@ -426,10 +426,10 @@ def test_metric_measure_per_account(tmp_path: Path) -> None:
         ],
     }
     got = by_account(score_accounts(make_ws(tmp_path, [card]), AS_OF))
-    # tickets opened 2 Mar – 31 Mar: A t1, C t3 (t2 opened 1 Mar is outside); B none → missing, not scored
+    # tickets opened 2 Mar – 31 Mar: A t1, C t3 (t2 opened 1 Mar is outside); B none: a count is 0, not missing
     assert got["A"]["explanation"]["measures"][0]["value"] == 1.0 and got["A"]["score"] == 50.0
     assert got["C"]["score"] == 50.0
-    assert math.isnan(got["B"]["score"])
+    assert got["B"]["explanation"]["measures"][0]["value"] == 0.0 and got["B"]["score"] == 100.0
     assert got["A"]["explanation"]["measures"][0]["source"] == "metric:ticket_volume (last 30 days)"
 
 

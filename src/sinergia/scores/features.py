@@ -63,6 +63,12 @@ def _per_account(metric: Metric, ctx: MetricContext) -> pd.DataFrame:
     return out[out["account_id"].notna()][["account_id", "value", "numerator", "denominator"]]
 
 
+def zero_when_absent(name: str) -> bool:
+    """Counts and sums are 0 for an account without observations (as the registry gives empty periods 0)."""
+    metric = get_metric(name)
+    return metric.aggregation in ("count", "sum", "distinct") and not metric.derived_from and metric.transform is None
+
+
 def metric_by_account(
     source: TableSource,
     name: str,

@@ -47,7 +47,7 @@ from sinergia.scores.config import (
     ThresholdScoring,
     default_scorecard,
 )
-from sinergia.scores.features import feature_values, metric_by_account, sentiment_values
+from sinergia.scores.features import feature_values, metric_by_account, sentiment_values, zero_when_absent
 
 if TYPE_CHECKING:
     from sinergia.workspace.workspace import Workspace
@@ -534,12 +534,15 @@ def _score_day(inputs: Inputs, as_of: dt.date, only: str | None) -> dict[str, tu
                 continue
             ids = [a for a, n in zip(accounts["account_id"], names, strict=True) if n == card_name]
             columns = {m.key: inputs.values(m, as_of) for m in card.measures}
+            zero = {m.key for m in card.measures if m.metric is not None and zero_when_absent(m.metric)}
             for account in ids:
                 vals: dict[str, Value] = {}
                 details: dict[str, dict[str, Any]] = {}
                 for key, (series, info) in columns.items():
                     raw = series.get(account)
                     vals[key] = None if raw is None or (isinstance(raw, float) and math.isnan(raw)) else raw
+                    if vals[key] is None and key in zero:
+                        vals[key] = 0.0
                     if account in info:
                         details[key] = info[account]
                 result = score_card(card, vals, details)
