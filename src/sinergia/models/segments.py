@@ -29,7 +29,7 @@ CRM-analytics courses; :data:`RFM_SEGMENT_MAP`):
 (Potential = Potential loyalists.) M is reported next to the segment but does not change it.
 
 **Loyalty tiers** (:func:`loyalty_tiers`): the highest tier of :class:`LoyaltySettings` whose minimum tenure
-(days since the first purchase or paid day) *and* minimum spend are both met.
+(days since the first purchase) *and* minimum spend (total spend) are both met.
 
 **Personas** (:func:`personas`): k-means (scikit-learn, ``n_init=10``, seeded) on standardised account
 features — by default usage, adoption, support load, NPS, MRR and tenure (:func:`account_features`) — with k
