@@ -11,6 +11,8 @@ need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
 # PostgreSQL server binaries for the API tests against a real PostgreSQL (tests/pg.py starts a throw-away cluster).
 { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || need_apt+=(postgresql)
+# Browser tests (tests/test_web_browser.py) drive Debian's Chromium through Playwright (never `playwright install`).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ -n "${CI:-}" ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing ${need_apt[*]} (apt-get)"

@@ -26,6 +26,7 @@ from sinergia.store.models import (
     MetricPoint,
     Note,
     RecomputeRun,
+    ScorePoint,
     User,
 )
 from sinergia.workspace.workspace import init_workspace
@@ -104,6 +105,13 @@ def _seed(url: str) -> None:
         s.add(AccountEvent(as_of=AS_OF, account_id="A1", at=dt.datetime(2026, 2, 20), kind="survey", stage="after",
                            title="NPS 6", details={"survey": "nps", "score": 6, "scale_max": 10,
                                                    "touchpoint": "support", "comment": "Suporte demorou demais"}))
+        # A4 has no churn risk in its snapshot, only in the score history (a horizon-named score): the page shows
+        # the newest one on or before the as-of date (0.33, not the later 0.99)
+        s.add(ScorePoint(account_id="A4", score="churn_risk_90d", as_of=dt.date(2026, 3, 30), value=0.33,
+                         explanation={"drivers": [{"feature": "seats", "label_en": "Seats", "label_pt": "Assentos",
+                                                   "value": 3, "contribution": -0.4}]}))
+        s.add(ScorePoint(account_id="A4", score="churn_risk_90d", as_of=dt.date(2026, 4, 30), value=0.99,
+                         explanation={}))
         for role in ("admin", "manager", "csm", "support", "viewer"):
             create_user(s, f"{role}@example.com", role, password=PASSWORD, locale="en")
         create_user(s, "pt@example.com", "viewer", password=PASSWORD, locale="pt-BR")
@@ -279,6 +287,10 @@ def test_customer_360_shows_reasons_tickets_surveys_journey(client: TestClient) 
     assert "active_users_30d" in html
     assert 'id="add-note"' in html  # a CSM may write notes
     assert client.get("/accounts/NOPE").status_code == 404
+    a4 = client.get("/accounts/A4").text
+    card = a4[a4.index('id="card-churn_risk"'):]
+    assert "33.0%" in card and "churn_risk_90d of Mar 30, 2026" in card
+    assert "Seats" in a4[a4.index('id="reasons-churn_risk"'):]
 
 
 def test_notes_csm_posts_with_csrf_viewer_cannot(client: TestClient, app_url: tuple[object, str]) -> None:

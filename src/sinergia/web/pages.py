@@ -324,12 +324,20 @@ def account_page(
     scores = []
     for key, title in SCORE_KEYS:
         value = {"health": snapshot.health_score, "churn_risk": snapshot.churn_risk, "clv": snapshot.clv}[key]
+        explanation = drivers.get(key)
+        source_note = None
+        if value is None or explanation is None:
+            # not in the snapshot: the newest stored score of that family on or before the as-of date
+            stored = [p for p in views.score_family(history, key) if p.as_of <= as_of]
+            if stored:
+                if value is None and stored[-1].value is not None:
+                    value = stored[-1].value
+                    source_note = _("%(score)s of %(date)s") % {"score": stored[-1].score,
+                                                                "date": fmt.date(stored[-1].as_of)}
+                if explanation is None:
+                    explanation = stored[-1].explanation
         display = ("—" if value is None else fmt.number(value) if key == "health"
                    else fmt.percent(value) if key == "churn_risk" else fmt.money(value, currency, 0))
-        explanation = drivers.get(key)
-        if explanation is None:
-            stored = views.score_family(history, key)
-            explanation = stored[-1].explanation if stored else None
         rows = []
         for r in views.reasons(explanation, locale):
             effect, label = r["effect"], str(r["label"])
@@ -340,7 +348,7 @@ def account_page(
             "key": key, "title": _(title), "display": display,
             "band": snapshot.health_band if key == "health" else None,
             "trend": snapshot.health_trend if key == "health" else None,
-            "note": views.explanation_note(explanation, locale), "reasons": rows,
+            "note": source_note or views.explanation_note(explanation, locale), "reasons": rows,
         })
     events = views.account_events(session, as_of, account_id)
     timeline: dict[str, list[Any]] = {}
