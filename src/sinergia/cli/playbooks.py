@@ -156,3 +156,60 @@ def failures(workspace: WorkspaceOpt = None, fmt: FormatOpt = Format.table) -> N
         console.print("No failed deliveries.")
         return
     print_rows(rows, fmt, title="Outbox failures")
+
+
+@app.command()
+def cases(
+    workspace: WorkspaceOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Open cases for answers up to this date.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only cases with this status: open, escalated, closed.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Closed loop: open a case for each low NPS/CSAT answer (48 h SLA), escalate by age, list the cases.
+
+    Example: sinergia playbooks cases -w ./acme --as-of 2026-10-31
+    """
+    from sinergia.playbooks.closed_loop import escalate_cases, list_cases, open_cases
+    from sinergia.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    opened = open_cases(ws, _date(as_of))
+    escalated = escalate_cases(ws.store_url)
+    rows = list_cases(ws.store_url, status=status)
+    if fmt is Format.json:
+        print_json({"opened": opened, "escalated": escalated, "cases": rows})
+        return
+    console.print(f"Opened {len(opened)} case(s); escalated {len(escalated)}.")
+    print_rows(rows, fmt, title="Feedback cases")
+
+
+@app.command("close-case")
+def close_case_cmd(
+    case_id: Annotated[int, typer.Argument(help="Case id.")],
+    root_cause: Annotated[str, typer.Option("--root-cause", help="What caused the low score (required).")],
+    action: Annotated[str, typer.Option("--action", help="What was done.")],
+    workspace: WorkspaceOpt = None,
+    follow_up: Annotated[bool, typer.Option("--follow-up", help="Queue a follow-up survey e-mail.")] = False,
+) -> None:
+    """Close a feedback case; a root cause is required."""
+    import getpass
+
+    from sinergia.playbooks.closed_loop import close_case
+    from sinergia.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    print_json(close_case(ws.store_url, case_id, root_cause=root_cause, action=action,
+                          actor=f"cli:{getpass.getuser()}", follow_up=follow_up, locale=ws.config.locale))
+
+
+@app.command("loop-metrics")
+def loop_metrics_cmd(
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD) of the cases' opening.")],
+    end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD), inclusive.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Loop closure rate, time to close and SLA attainment of the cases opened in a date range."""
+    from sinergia.playbooks.closed_loop import loop_metrics
+    from sinergia.workspace import open_workspace
+
+    print_json(loop_metrics(open_workspace(workspace).store_url, _date(start), _date(end)))

@@ -101,3 +101,32 @@ class RouteDecisionRow(Base):
     probability: Mapped[float | None] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     decided_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class FeedbackCase(Base):
+    """Closed loop: a low NPS/CSAT answer opens a case with an SLA; it escalates by age and needs a root cause."""
+
+    __tablename__ = "feedback_cases"
+    __table_args__ = (Index("ix_feedback_cases_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    response_id: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    account_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    contact_id: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    survey: Mapped[str] = mapped_column(String(10), nullable=False)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)  # the answer's time
+    sla_hours: Mapped[float] = mapped_column(Float, nullable=False)
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="open")  # open | escalated | closed
+    escalation_level: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    action_taken: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(320))
+    follow_up_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

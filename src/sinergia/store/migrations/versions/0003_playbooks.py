@@ -1,4 +1,4 @@
-"""playbooks: firings, outbox messages and attempts, account fields, routing decisions
+"""playbooks: firings, outbox messages and attempts, account fields, routing decisions, feedback cases
 
 Revision ID: 0003
 Revises: 0002
@@ -98,9 +98,44 @@ def upgrade() -> None:
     )
     op.create_index("ix_route_decisions_request_ref", "route_decisions", ["request_ref"])
     op.create_index("ix_route_decisions_account_id", "route_decisions", ["account_id"])
+    op.create_table(
+        "feedback_cases",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("response_id", sa.String(length=200), nullable=False),
+        sa.Column("account_id", sa.String(length=200), nullable=True),
+        sa.Column("contact_id", sa.String(length=200), nullable=True),
+        sa.Column("contact_email", sa.String(length=320), nullable=True),
+        sa.Column("survey", sa.String(length=10), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("opened_at", sa.DateTime(), nullable=False),
+        sa.Column("sla_hours", sa.Float(), nullable=False),
+        sa.Column("due_at", sa.DateTime(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("escalation_level", sa.Integer(), nullable=False),
+        sa.Column("escalated_at", sa.DateTime(), nullable=True),
+        sa.Column("owner_id", sa.Integer(), nullable=True),
+        sa.Column("root_cause", sa.Text(), nullable=True),
+        sa.Column("action_taken", sa.Text(), nullable=True),
+        sa.Column("closed_at", sa.DateTime(), nullable=True),
+        sa.Column("closed_by", sa.String(length=320), nullable=True),
+        sa.Column("follow_up_message_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["follow_up_message_id"], ["outbox_messages.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("response_id"),
+    )
+    op.create_index("ix_feedback_cases_account_id", "feedback_cases", ["account_id"])
+    op.create_index("ix_feedback_cases_owner_id", "feedback_cases", ["owner_id"])
+    op.create_index("ix_feedback_cases_status_due", "feedback_cases", ["status", "due_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_feedback_cases_status_due", "feedback_cases")
+    op.drop_index("ix_feedback_cases_owner_id", "feedback_cases")
+    op.drop_index("ix_feedback_cases_account_id", "feedback_cases")
+    op.drop_table("feedback_cases")
     op.drop_index("ix_route_decisions_account_id", "route_decisions")
     op.drop_index("ix_route_decisions_request_ref", "route_decisions")
     op.drop_table("route_decisions")
