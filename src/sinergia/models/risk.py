@@ -62,7 +62,9 @@ __all__ = [
     "Target",
     "as_of_schedule",
     "backtest",
+    "backtest_dates",
     "build_dataset",
+    "health_predictor",
     "list_versions",
     "load_version",
     "score",
@@ -148,10 +150,14 @@ def _training_dates(source: Any, horizon: int, until: dt.date) -> list[dt.date]:
     return dates
 
 
-def build_dataset(source: Any, target: str, dates: list[dt.date], horizon: int) -> pd.DataFrame:
-    """Features and label (``label``) per (paying account, as-of date), plus ``row_id`` = ``account@as_of``."""
+def build_dataset(source: Any, target: str, dates: list[dt.date], horizon: int,
+                  features: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Features and label (``label``) per (paying account, as-of date), plus ``row_id`` = ``account@as_of``.
+
+    ``features`` reuses :func:`~sinergia.models.features.account_features` of (at least) these dates.
+    """
     spec = _target(target)
-    features = account_features(source, dates)
+    features = account_features(source, dates) if features is None else features[features["as_of"].isin(dates)]
     labels = spec.labels(source, dates, horizon)
     frame = features.merge(labels, on=["account_id", "as_of"], how="inner")
     frame = frame.rename(columns={spec.label_column: _LABEL})
@@ -247,6 +253,30 @@ def _health_predictor(workspace: Any, test: pd.DataFrame, dates: list[dt.date], 
             "note": f"ranking by {shown}; not a probability, so no Brier score"}
 
 
+def backtest_dates(source: Any, horizon: int, until: dt.date | None = None,
+                   test_dates: int = 3) -> tuple[list[dt.date], list[dt.date]]:
+    """(training as-of dates, test as-of dates) of :func:`backtest`."""
+    _check_horizon(horizon)
+    if test_dates < 1:
+        raise UsageError("test_dates must be at least 1")
+    end = until or data_end(source)
+    dates = _training_dates(source, horizon, end)
+    tests = dates[-test_dates:]
+    trains = [d for d in dates if d + dt.timedelta(days=horizon) <= tests[0]]
+    if not trains:
+        raise ModelError(
+            f"not enough history for a backtest: the test dates start {tests[0]} and the training dates must end "
+            f"{horizon} days before it; the first possible as-of date is {dates[0]}"
+        )
+    return trains, tests
+
+
+def health_predictor(workspace: Any, frame: pd.DataFrame, target: str = "churn") -> dict[str, Any]:
+    """The health score's ranking figures on the rows of ``frame`` (from :func:`build_dataset`)."""
+    dates = sorted(set(frame["as_of"]))
+    return _health_predictor(workspace, frame, dates, _target(target).name)
+
+
 def backtest(
     source: Any,
     target: str = "churn",
@@ -257,27 +287,18 @@ def backtest(
     seed: int = 0,
     workspace: Any = None,
     dataset: pd.DataFrame | None = None,
+    health: bool = True,
 ) -> Backtest:
     """Train on earlier as-of dates, test on the last ``test_dates`` ones (gap ≥ ``horizon`` days).
 
     ``source`` is a workspace or a table source; ``until`` is the last day the data are complete (default: the
     latest dated row). ``workspace`` (default: ``source`` when it is one) enables the health-score column.
-    ``dataset`` reuses a frame from :func:`build_dataset` over the same dates.
+    ``dataset`` reuses a frame from :func:`build_dataset` over the same dates; ``health=False`` leaves the
+    health-score column out (it scores every test date with the scorecards, which takes long on large workspaces).
     """
     _target(target)
-    _check_horizon(horizon)
-    if test_dates < 1:
-        raise UsageError("test_dates must be at least 1")
     started = time.perf_counter()
-    end = until or data_end(source)
-    dates = _training_dates(source, horizon, end)
-    tests = dates[-test_dates:]
-    trains = [d for d in dates if d + dt.timedelta(days=horizon) <= tests[0]]
-    if not trains:
-        raise ModelError(
-            f"not enough history for a backtest: the test dates start {tests[0]} and the training dates must end "
-            f"{horizon} days before it; the first possible as-of date is {dates[0]}"
-        )
+    trains, tests = backtest_dates(source, horizon, until, test_dates)
     frame = dataset if dataset is not None else build_dataset(source, target, trains + tests, horizon)
     built = time.perf_counter()
     train_rows = frame[frame["as_of"].isin(trains)].reset_index(drop=True)
@@ -296,7 +317,8 @@ def backtest(
         models[name] = {**probability_metrics(y, p), "lift_top_decile": lift_top_decile(y, p),
                         "mean_predicted": float(p.mean())}
     health_ws = workspace if workspace is not None else (source if hasattr(source, "path") else None)
-    models["health_score"] = _health_predictor(health_ws, test_rows, tests, target)
+    models["health_score"] = (_health_predictor(health_ws, test_rows, tests, target) if health
+                              else {"status": "missing", "reason": "not asked for (health=False)"})
     done = time.perf_counter()
     return Backtest(
         target, horizon, trains, tests, len(train_rows), len(test_rows), float(train_rows[_LABEL].mean()),
