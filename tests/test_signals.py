@@ -148,6 +148,10 @@ def test_promoter_rule_with_health_scores() -> None:
     stale = expansion_signals(make_source(_book()), AS_OF, health=health.assign(as_of=dt.date(2025, 10, 1)),
                               metric_settings=FEATURES)
     assert _get(stale, "B", "promoter_healthy")["status"] == "unknown"  # 91 days old > 31
+    future = pd.concat([health, pd.DataFrame({"account_id": ["B"], "as_of": [dt.date(2026, 1, 5)], "value": [10.0],
+                                              "band": ["red"]})])
+    table = expansion_signals(make_source(_book()), AS_OF, health=future, metric_settings=FEATURES)
+    assert _get(table, "B", "promoter_healthy")["fired"]  # the red score of 2026-01-05 is after as_of
 
 
 def test_cross_sell(signals: pd.DataFrame) -> None:

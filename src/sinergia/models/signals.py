@@ -405,7 +405,11 @@ def _promoter_healthy(data: _SignalData, ids: list[str], rule: PromoterHealthyRu
     as_of = (data.cut - dt.timedelta(days=1)).date()
     latest: dict[str, Any] = {}
     if health is not None and not health.empty:
-        for row in health.itertuples(index=False):
+        import pandas as pd
+
+        days = pd.to_datetime(health["as_of"]).dt.date
+        known = health[days <= as_of].assign(_day=days[days <= as_of]).sort_values("_day", kind="stable")
+        for row in known.itertuples(index=False):  # the latest row on or before as_of wins
             latest[str(row.account_id)] = row
     out = []
     for account in ids:
