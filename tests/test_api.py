@@ -365,6 +365,16 @@ def test_error_envelope_everywhere(env: Env) -> None:
         assert answer.status_code == status, (name, answer.status_code, answer.text[:200])
         assert _is_envelope(answer.json()), name
         assert answer.json()["error"]["code"] == code, name
+
+    def chunks() -> Iterator[bytes]:  # chunked upload: no Content-Length, counted as it streams
+        for _ in range(12):
+            yield b" " * (1024 * 1024)
+
+    streamed = client.post(
+        "/api/v1/accounts/acc_000001/notes", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert "content-length" not in streamed.request.headers
+    assert streamed.status_code == 413 and streamed.json()["error"]["code"] == "payload_too_large"
     unknown_field = cases["unknown field"][0].json()["error"]
     assert unknown_field["details"][0]["loc"] == ["body", "colour"]
 

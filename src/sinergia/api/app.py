@@ -9,9 +9,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sinergia.store.migrate import upgrade_store
 from sinergia.workspace import Workspace, open_workspace
@@ -27,21 +26,62 @@ PUBLIC_PATHS = frozenset({f"{API_PREFIX}/health", f"{API_PREFIX}/auth/login", f"
 log = logging.getLogger("sinergia.api")
 
 
-class _BodyLimit(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None:
-            try:
-                too_big = int(length) > MAX_BODY_BYTES
-            except ValueError:
-                return envelope(400, "bad_request", "Content-Length is not a number")
-            if too_big:
-                return envelope(
-                    413,
-                    "payload_too_large",
-                    f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches",
-                )
-        return await call_next(request)
+class _BodyLimit:
+    """Refuse bodies over the limit: by ``Content-Length`` before reading; a chunked body (no length) is
+    read up to the limit and refused as soon as it passes it, so a huge body is never read whole."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB; send smaller batches"
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > MAX_BODY_BYTES
+                except ValueError:
+                    await envelope(400, "bad_request", "Content-Length is not a number")(scope, receive, send)
+                    return
+                if too_big:
+                    await envelope(413, "payload_too_large", message)(scope, receive, send)
+                    return
+                await self.app(scope, receive, send)  # the server delivers at most that many bytes
+                return
+        # no length (chunked): read up to the limit, then replay what was read to the app
+        chunks: list[bytes] = []
+        seen = 0
+        while True:
+            incoming = await receive()
+            if incoming["type"] != "http.request":
+                await self.app(scope, _replay([], incoming, receive), send)
+                return
+            body = incoming.get("body", b"")
+            seen += len(body)
+            if seen > MAX_BODY_BYTES:
+                await envelope(413, "payload_too_large", message)(scope, receive, send)
+                return
+            chunks.append(body)
+            if not incoming.get("more_body", False):
+                break
+        await self.app(scope, _replay(chunks, None, receive), send)
+
+
+def _replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> Receive:
+    """A ``receive`` that first gives the buffered body (as one message), then defers to the real one."""
+    state = {"sent": False}
+
+    async def replay() -> Message:
+        if not state["sent"]:
+            state["sent"] = True
+            if pending is not None:
+                return pending
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def create_app(
