@@ -120,6 +120,22 @@ def test_cli_train_and_predict(tmp_path: Path) -> None:
     rows = list(csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8")))
     assert [(r["queue"], r["method"]) for r in rows] == [("cs", "rule"), ("support", "rule")]
     assert rows[0]["reason"] == "rule strategic matched keyword:metas"
+    # the same decisions stored in a workspace's serving store, with their reason
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from sinergia.store.playbook_models import RouteDecisionRow
+    from sinergia.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    done = subprocess.run([*cli, "route", "predict", "--data", str(inbox), "--out", str(tmp_path / "o2.csv"),
+                           "--workspace", str(ws.path), "--id-col", "id"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    engine = create_engine(ws.store_url)
+    with Session(engine) as session:
+        stored = [(r.request_ref, r.queue, r.rule) for r in session.scalars(select(RouteDecisionRow))]
+    engine.dispose()
+    assert stored == [("1", "cs", "strategic"), ("2", "support", "failure")]
 
 
 @pytest.mark.shared_data

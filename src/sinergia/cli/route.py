@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from sinergia.cli._output import Format, print_json, print_rows
-from sinergia.errors import InputError
+from sinergia.errors import InputError, UsageError
 
 app = typer.Typer(help="Route requests to Support (reactive) or CS (strategic), with the reason.",
                   no_args_is_help=True)
@@ -72,6 +72,10 @@ def predict(
     role_col: Annotated[str | None, typer.Option("--role-col", help="Optional requester-role column.")] = None,
     channel_col: Annotated[str | None, typer.Option("--channel-col", help="Optional channel column.")] = None,
     no_rules: Annotated[bool, typer.Option("--no-rules", help="Classifier only (skip the built-in rules).")] = False,
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", help="Also store the decisions in this "
+                                                   "workspace's serving store (needs --id-col).")] = None,
+    id_col: Annotated[str | None, typer.Option("--id-col", help="Request id column (ticket or message id).")] = None,
+    account_col: Annotated[str | None, typer.Option("--account-col", help="Optional account id column.")] = None,
 ) -> None:
     """Route every row: rules first, then the classifier (if --model), else the default queue (support).
 
@@ -81,7 +85,9 @@ def predict(
 
     from sinergia.playbooks.routing import DEFAULT_RULES, Request, Router, TextClassifier
 
-    wanted = [c for c in (text_col, subject_col, tags_col, role_col, channel_col) if c]
+    if workspace is not None and id_col is None:
+        raise UsageError("--workspace stores the decisions and needs --id-col to name each request")
+    wanted = [c for c in (text_col, subject_col, tags_col, role_col, channel_col, id_col, account_col) if c]
     frame = _read(data, wanted)
     assert isinstance(frame, pd.DataFrame)
     router = Router(rules=() if no_rules else DEFAULT_RULES,
@@ -98,5 +104,12 @@ def predict(
     frame["reason"] = [d.reason for d in decisions]
     frame["probability"] = [d.probability for d in decisions]
     frame.to_csv(out, index=False)
+    if workspace is not None and id_col is not None:
+        from sinergia.playbooks.routing import record_decisions
+        from sinergia.workspace import open_workspace
+
+        refs = frame[id_col].astype(str).tolist()
+        accounts = frame[account_col].astype(str).tolist() if account_col else [None] * len(frame)
+        record_decisions(open_workspace(workspace).store_url, list(zip(refs, accounts, decisions, strict=True)))
     counts = frame.groupby(["queue", "method"]).size().reset_index(name="rows").to_dict(orient="records")
     print_rows(counts, Format.table, title=f"Routed {len(frame)} requests into {out}")

@@ -299,3 +299,25 @@ def train_and_evaluate(texts: Sequence[str], labels: Sequence[str], *, test_size
     final = TextClassifier().fit(texts, y, seed=seed)
     final.evaluation = evaluation.as_dict()
     return final, evaluation
+
+
+def record_decisions(store_url: str, decisions: Sequence[tuple[str, str | None, RouteDecision]]) -> int:
+    """Store ``(request ref, account id, decision)`` rows in ``route_decisions`` (the app shows the reason)."""
+    from sqlalchemy.orm import Session
+
+    from sinergia.store.db import make_engine
+    from sinergia.store.migrate import upgrade_store
+    from sinergia.store.models import utcnow
+    from sinergia.store.playbook_models import RouteDecisionRow
+
+    upgrade_store(store_url)
+    engine = make_engine(store_url)
+    try:
+        with Session(engine) as session, session.begin():
+            now = utcnow()
+            session.add_all([RouteDecisionRow(request_ref=ref[:300], account_id=account, queue=d.queue,
+                                              method=d.method, rule=d.rule, probability=d.probability,
+                                              reason=d.reason, decided_at=now) for ref, account, d in decisions])
+    finally:
+        engine.dispose()
+    return len(decisions)
