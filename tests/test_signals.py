@@ -264,3 +264,17 @@ def test_unknown_signal_name() -> None:
 
     with pytest.raises(UsageError, match="signals: usage_above_licences"):
         check_signal("upsell")
+
+
+def test_config_section_is_validated() -> None:
+    from sinergia.errors import ConfigError
+    from sinergia.workspace.config import parse_config
+
+    config = parse_config({"signals": {"seat_growth": {"growth": 0.5}}}, "sinergia.yaml")
+    assert config.signals.seat_growth.growth == 0.5 and config.signals.usage_above_licences.threshold == 0.9
+    with pytest.raises(ConfigError, match=r"sinergia\.yaml: signals\.seat_growth\.growth"):
+        parse_config({"signals": {"seat_growth": {"growth": -1}}}, "sinergia.yaml")
+    with pytest.raises(ConfigError, match=r"signals\.usage_above_licences\.treshold: unknown key"):
+        parse_config({"signals": {"usage_above_licences": {"treshold": 0.8}}}, "sinergia.yaml")
+    with pytest.raises(ConfigError, match=r"segments\.loyalty: at least one loyalty tier"):
+        parse_config({"segments": {"loyalty": {"tiers": []}}}, "sinergia.yaml")
