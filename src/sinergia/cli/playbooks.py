@@ -170,11 +170,13 @@ def cases(
     Example: sinergia playbooks cases -w ./acme --as-of 2026-10-31
     """
     from sinergia.playbooks.closed_loop import escalate_cases, list_cases, open_cases
+    from sinergia.playbooks.config import load_playbooks
     from sinergia.workspace import open_workspace
 
     ws = open_workspace(workspace)
-    opened = open_cases(ws, _date(as_of))
-    escalated = escalate_cases(ws.store_url)
+    settings = load_playbooks(ws.path, metric_settings=ws.config.metrics).closed_loop
+    opened = open_cases(ws, _date(as_of), settings=settings)
+    escalated = escalate_cases(ws.store_url, settings=settings)
     rows = list_cases(ws.store_url, status=status)
     if fmt is Format.json:
         print_json({"opened": opened, "escalated": escalated, "cases": rows})
@@ -195,11 +197,14 @@ def close_case_cmd(
     import getpass
 
     from sinergia.playbooks.closed_loop import close_case
+    from sinergia.playbooks.config import load_playbooks
     from sinergia.workspace import open_workspace
 
     ws = open_workspace(workspace)
+    settings = load_playbooks(ws.path, metric_settings=ws.config.metrics).closed_loop
     print_json(close_case(ws.store_url, case_id, root_cause=root_cause, action=action,
-                          actor=f"cli:{getpass.getuser()}", follow_up=follow_up, locale=ws.config.locale))
+                          actor=f"cli:{getpass.getuser()}", follow_up=follow_up, locale=ws.config.locale,
+                          settings=settings))
 
 
 @app.command("loop-metrics")

@@ -137,7 +137,8 @@ def escalate_cases(store_url: str, *, now: dt.datetime | None = None,
 
 
 def close_case(store_url: str, case_id: int, *, root_cause: str, action: str, actor: str,
-               follow_up: bool = False, locale: str = "pt-BR", now: dt.datetime | None = None) -> dict[str, Any]:
+               follow_up: bool = False, locale: str = "pt-BR", now: dt.datetime | None = None,
+               settings: LoopSettings | None = None) -> dict[str, Any]:
     """Close a case with its root cause and the action taken; optionally queue a follow-up survey e-mail."""
     from sqlalchemy.orm import Session
 
@@ -150,7 +151,7 @@ def close_case(store_url: str, case_id: int, *, root_cause: str, action: str, ac
         raise UsageError("a case needs a root cause to close (what caused the low score?)")
     if not action.strip():
         raise UsageError("say what was done before closing the case")
-    settings = LoopSettings()
+    settings = settings or LoopSettings()
     engine = make_engine(store_url)
     try:
         with Session(engine) as session, session.begin():

@@ -30,6 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sinergia.errors import ConfigError
+from sinergia.playbooks.closed_loop import LoopSettings
 
 PLAYBOOKS_FILE = "playbooks.yaml"
 
@@ -331,6 +332,7 @@ class PlaybooksFile(_Strict):
     builtins: bool | list[str] = True
     extra_scores: list[str] = Field(default_factory=list)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    closed_loop: LoopSettings = Field(default_factory=LoopSettings)
     playbooks: list[Playbook] = Field(default_factory=list)
 
 
@@ -340,6 +342,7 @@ class PlaybookSet(BaseModel):
     playbooks: list[Playbook]
     delivery: DeliverySettings
     source: str
+    closed_loop: LoopSettings = Field(default_factory=LoopSettings)
 
     def get(self, playbook_id: str) -> Playbook:
         for playbook in self.playbooks:
@@ -444,7 +447,7 @@ def parse_playbooks(data: Any, source: str, *, metric_settings: Any = None) -> P
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
         raise ConfigError(f"{source}: playbooks: duplicated id(s) {', '.join(duplicated)}")
-    return PlaybookSet(playbooks=playbooks, delivery=parsed.delivery, source=source)
+    return PlaybookSet(playbooks=playbooks, delivery=parsed.delivery, source=source, closed_loop=parsed.closed_loop)
 
 
 def load_playbooks(workspace_path: Path, *, metric_settings: Any = None) -> PlaybookSet:
