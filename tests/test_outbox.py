@@ -9,7 +9,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -223,3 +223,50 @@ def test_missing_secret_is_a_recorded_failure(tmp_path: Path) -> None:
              payload={"secret_env": "SINERGIA_TEST_UNSET_SECRET", "body": {}})
     report = deliver_due(url, now=dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=1))
     assert list(report.errors.values()) == ["webhook secret variable SINERGIA_TEST_UNSET_SECRET is not set"]
+
+
+def test_playbook_messages_arrive_once_end_to_end(tmp_path: Path, smtp: tuple[_Collector, int],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_playbooks queues an e-mail to the account owner and a signed webhook; the receiver fails the first try;
+    re-running the playbooks the same day queues nothing new; each message arrives exactly once."""
+    from sinergia.playbooks.config import load_playbooks
+    from sinergia.playbooks.runner import run_playbooks
+    from test_playbooks import AS_OF, make_workspace
+
+    collector, port = smtp
+    receiver = Receiver(fail_first=1)
+    try:
+        yaml_text = f"""builtins: false
+delivery:
+  smtp: {{host: 127.0.0.1, port: {port}, sender: cs@sinergia.test}}
+  backoff_seconds: 5
+playbooks:
+  - id: renewal_alert
+    title: {{en: Renewal}}
+    trigger: {{kind: renewal, within_days: 30}}
+    actions:
+      - kind: email
+        subject: {{pt-BR: "Renovação de {{account_name}} em {{days_to_renewal:.0f}} dias"}}
+        body: {{pt-BR: "Motivo: {{reason}}"}}
+      - {{kind: webhook, url: "{receiver.url}/hook", secret_env: E2E_HOOK_SECRET}}
+"""
+        ws = make_workspace(tmp_path, yaml_text)
+        monkeypatch.setenv("E2E_HOOK_SECRET", SECRET)
+        settings = load_playbooks(ws.path).delivery
+        report = run_playbooks(ws, AS_OF)
+        # renewals within 30 days of 06-30: a1 (07-30, 30 days) and a3 (07-20, 20 days)
+        assert sorted(f.account_id for f in report.firings) == ["a1", "a3"]
+        t0 = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=1)
+        first = deliver_due(ws.store_url, settings=settings, now=t0)
+        assert (len(first.delivered), len(first.retrying)) == (3, 1)  # 2 e-mails + 1 webhook; 1 webhook got 503
+        assert run_playbooks(ws, AS_OF).firings == []  # same day again: nothing new queued
+        second = deliver_due(ws.store_url, settings=settings, now=t0 + dt.timedelta(seconds=5))
+        assert (len(second.delivered), len(second.retrying)) == (1, 0)
+        assert receiver.bad_signatures == 0
+        assert sorted(receiver.accepted) == ["renewal_alert:a1:2026-06-30:1", "renewal_alert:a3:2026-06-30:1"]
+        assert {p["account_id"] for p in receiver.accepted.values()} == {"a1", "a3"}
+        subjects = sorted(message_from_bytes(m, policy=policy.default)["Subject"] for m in collector.messages)
+        assert subjects == ["Renovação de Alfa em 30 dias", "Renovação de Gama em 20 dias"]
+        assert {message_from_bytes(m)["To"] for m in collector.messages} == {"ana@x.com"}  # both owned by ana
+    finally:
+        receiver.close()
