@@ -278,6 +278,10 @@ def test_cookie_login_needs_csrf_for_changes(env: Env) -> None:
     assert client.patch("/api/v1/me", json={"locale": "en"}, headers={"X-CSRF-Token": csrf}).json()["locale"] == "en"
     assert client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
     assert client.get("/api/v1/me").status_code == 401
+    with transaction(env.url) as s:
+        query = select(AuditEntry.action).where(AuditEntry.target == "user:manager@test.com").order_by(AuditEntry.id)
+        actions = list(s.scalars(query))
+    assert actions[-3:] == ["auth.login", "user.update", "auth.logout"]
 
 
 def test_login_rate_limit_survives_a_restart(env: Env, demo_ws: Workspace) -> None:

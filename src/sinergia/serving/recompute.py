@@ -12,7 +12,8 @@ What one run writes, for an as-of date ``D``:
   overall (``group_key=""``) and by segment (``group_key="segment=<value>"``), straight from
   :func:`sinergia.metrics.compute`;
 * ``score_points`` — the engine's score history up to ``D`` (rows after ``D`` are left alone);
-* ``account_events`` — the journey timeline (see :func:`journey_stage`);
+* ``account_events`` — the journey timeline (see :func:`journey_stage`), kept for the newest as-of only
+  (each run repeats every older event, so older copies are dropped in the same transaction);
 * ``recompute_runs`` — one row for ``D`` with the row counts.
 
 It is **idempotent** (a re-run deletes what the previous run wrote for ``D`` and writes it again) and
@@ -34,7 +35,7 @@ from typing import Any
 
 import ibis
 import pandas as pd
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from sinergia.errors import UsageError
@@ -509,6 +510,10 @@ def recompute(
         _insert(session, ScorePoint, computed["score_points"])
         _insert(session, AccountEvent, computed["account_events"])
         session.add(RecomputeRun(as_of=as_of, started_at=started, finished_at=utcnow(), counts=dict(report.counts)))
+        session.flush()
+        # the timeline is kept for the newest as-of only (it repeats every older event each run)
+        newest = session.scalar(select(func.max(RecomputeRun.as_of)))
+        session.execute(delete(AccountEvent).where(AccountEvent.as_of < newest))
         session.add(
             AuditEntry(
                 at=utcnow(),

@@ -52,6 +52,7 @@ def login(body: LoginIn, request: Request, response: Response, session: DB) -> M
         session.commit()  # keep the failed attempt: it counts toward the rate limit
         raise
     opened = core.open_session(session, user, client_ip(request))
+    core.record_audit(session, f"session:{user.email}", "auth.login", f"user:{user.email}", {"ip": client_ip(request)})
     session.commit()
     set_session_cookie(response, opened.cookie, secure=request.url.scheme == "https")
     return MeOut(
@@ -59,13 +60,14 @@ def login(body: LoginIn, request: Request, response: Response, session: DB) -> M
     )
 
 
-@router.post("/auth/logout", tags=["auth"], status_code=204, dependencies=[Depends(authenticated)])
-def logout(request: Request, session: DB) -> Response:
+@router.post("/auth/logout", tags=["auth"], status_code=204)
+def logout(request: Request, principal: Annotated[Principal, Depends(authenticated)], session: DB) -> Response:
     """End the session behind the cookie (a Bearer caller has nothing to end)."""
     response = Response(status_code=204)
     cookie = request.cookies.get("sinergia_session")
     if cookie:
         core.close_session(session, cookie)
+        core.record_audit(session, principal.actor, "auth.logout", f"user:{principal.user.email}", {})
         session.commit()
     clear_session_cookie(response)
     return response
