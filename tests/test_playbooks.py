@@ -334,3 +334,30 @@ def test_cli_validate_list_run(built: Workspace) -> None:
     done = subprocess.run([*cli, "run", "-w", str(built.path), "--as-of", "30/06/2026"], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 2 and "is not a date" in done.stderr
+
+
+def test_survey_action_invites_contacts_by_role(tmp_path: Path) -> None:
+    yaml_text = """builtins: false
+playbooks:
+  - id: onboarding_csat
+    title: {en: Onboarding survey}
+    trigger: {kind: milestone, by_day: 30, until_day: 60, event: report_created}
+    actions:
+      - kind: survey
+        survey: csat
+        url: "https://forms.example.com/csat?a={account_id}&c={contact_id}"
+        roles: [champion, admin]
+        subject: {pt-BR: "Como foi o início, {contact_name}?"}
+        body: {pt-BR: "Responda em {survey_url}"}
+"""
+    ws = make_workspace(tmp_path, yaml_text)
+    contacts = _write(tmp_path / "contacts.csv", "contact_id,account_id,email,name,role\n"
+                      "c4,a4,dora@delta.com,Dora,champion\nc6,a4,eli@delta.com,Eli,user\nc7,a4,,Fabi,admin\n")
+    ingest_files(ws, [contacts], preset="sinergia")
+    report = run_playbooks(ws, AS_OF)
+    # a4 is on day 40 without report_created; its contacts with role champion/admin: c4 (e-mail) and c7 (no e-mail)
+    assert [(f.account_id, [a.get("to") for a in f.actions]) for f in report.firings] == [("a4", ["dora@delta.com"])]
+    (message,) = store_rows(ws, select(OutboxMessage))
+    assert message.idempotency_key == "onboarding_csat:a4:2026-06-30:0:c4"
+    assert message.payload["subject"] == "Como foi o início, Dora?"
+    assert message.payload["body"] == "Responda em https://forms.example.com/csat?a=a4&c=c4"

@@ -268,7 +268,24 @@ class SetFieldAction(_Strict):
     value: str
 
 
-Action = Annotated[TaskAction | EmailAction | WebhookAction | SlackAction | SetFieldAction,
+class SurveyAction(_Strict):
+    """E-mail a survey invitation to the account's contacts with one of ``roles`` (all contacts when empty).
+
+    ``url`` is the survey link template (e.g. ``https://forms.example.com/nps?a={account_id}&c={contact_id}``);
+    ``{survey_url}`` in the body is replaced by it. One outbox message per contact (its own idempotency key).
+    """
+
+    kind: Literal["survey"]
+    survey: Literal["nps", "csat", "ces"]
+    url: str
+    roles: list[str] = Field(default_factory=list)
+    subject: Text
+    body: Text
+
+    _texts = field_validator("subject", "body")(classmethod(lambda cls, v: _check_text(v)))
+
+
+Action = Annotated[TaskAction | EmailAction | WebhookAction | SlackAction | SetFieldAction | SurveyAction,
                    Field(discriminator="kind")]
 
 
@@ -303,7 +320,7 @@ class Playbook(_Strict):
     @model_validator(mode="after")
     def _portfolio_actions(self) -> Playbook:
         if isinstance(self.trigger, MetricThreshold):
-            wrong = [a.kind for a in self.actions if a.kind in ("task", "set_field")]
+            wrong = [a.kind for a in self.actions if a.kind in ("task", "set_field", "survey")]
             if wrong:
                 raise ValueError(f"a metric_threshold trigger fires for the portfolio or a group, not an account: "
                                  f"use email, webhook or slack actions, not {', '.join(wrong)}")

@@ -43,6 +43,7 @@ from sinergia.playbooks.config import (
     ScoreThreshold,
     SetFieldAction,
     SlackAction,
+    SurveyAction,
     SurveyEvent,
     TaskAction,
     TicketEvent,
@@ -590,7 +591,7 @@ def _event_payload(firing: Firing, playbook: Playbook, values: dict[str, Any]) -
 
 
 def _act(session: Session, firing: Firing, playbook: Playbook, values: dict[str, Any], locale: str,
-         playbooks: PlaybookSet) -> list[dict[str, Any]]:
+         playbooks: PlaybookSet, contacts: dict[str, list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
     from sinergia.playbooks import outbox
     from sinergia.store.playbook_models import AccountField
 
@@ -616,6 +617,26 @@ def _act(session: Session, firing: Firing, playbook: Playbook, values: dict[str,
             message = outbox.enqueue(session, key=key, kind="webhook", target=action.url, payload=payload,
                                      firing_id=firing.firing_id, settings=delivery)
             results.append({"kind": "webhook", "outbox_id": message.id, "url": action.url})
+        elif isinstance(action, SurveyAction):
+            people = contacts.get(firing.account_id, []) if contacts is not None else []
+            wanted = {fold(r) for r in action.roles}
+            chosen = [c for c in people if isinstance(c.get("email"), str) and "@" in c["email"]
+                      and (not wanted or fold(str(c.get("role") or "")) in wanted)]
+            if not chosen:
+                results.append({"kind": "survey", "result": "skipped", "why": "no contact with an e-mail"
+                                + (f" and role {', '.join(action.roles)}" if action.roles else "")})
+                continue
+            for person in chosen:
+                person_values = {**values, "contact_id": person.get("contact_id"),
+                                 "contact_name": person.get("name") or person.get("email")}
+                link = render({"en": action.url}, "en", person_values)
+                body = render(action.body, locale, {**person_values, "survey_url": link})
+                message = outbox.enqueue(session, key=f"{key}:{person.get('contact_id')}", kind="email",
+                                         target=person["email"], firing_id=firing.firing_id, settings=delivery,
+                                         payload={"subject": render(action.subject, locale, person_values),
+                                                  "body": body, "survey": action.survey, "survey_url": link})
+                results.append({"kind": "survey", "survey": action.survey, "outbox_id": message.id,
+                                "to": person["email"], "contact_id": person.get("contact_id")})
         elif isinstance(action, SlackAction):
             message = outbox.enqueue(session, key=key, kind="slack", target=action.url, firing_id=firing.firing_id,
                                      payload={"body": {"text": render(action.text, locale, values)}},
@@ -694,6 +715,7 @@ def run_playbooks(workspace: Workspace, as_of: dt.date, *, dry_run: bool = False
 
     engine = None
     session: Session | None = None
+    contacts: dict[str, list[dict[str, Any]]] | None = None
     try:
         if not dry_run or workspace.store_path.exists() or workspace.store_url != f"sqlite:///{workspace.store_path}":
             if not dry_run:
@@ -742,7 +764,9 @@ def run_playbooks(workspace: Workspace, as_of: dt.date, *, dry_run: bool = False
                     continue
                 values = {**snapshot, "account_name": snapshot.get("name") or account_id,
                           "playbook": playbook.id, "reason": reason, "as_of": as_of.isoformat()}
-                _store_firing(session, firing, playbook, values, locale, chosen, actor)
+                if contacts is None and any(isinstance(a, SurveyAction) for a in playbook.actions):
+                    contacts = _contacts(workspace)
+                _store_firing(session, firing, playbook, values, locale, chosen, actor, contacts)
         if session is not None and not dry_run:
             session.commit()
     finally:
@@ -751,6 +775,17 @@ def run_playbooks(workspace: Workspace, as_of: dt.date, *, dry_run: bool = False
         if engine is not None:
             engine.dispose()
     return report
+
+
+def _contacts(workspace: Workspace) -> dict[str, list[dict[str, Any]]]:
+    """Contacts per account (id, e-mail, name, role), for survey actions."""
+    table = workspace.table("contacts")
+    frame = table.filter(table.account_id.notnull()).select(
+        "account_id", "contact_id", "email", "name", "role").order_by("contact_id").to_pandas()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for record in frame.to_dict(orient="records"):
+        out.setdefault(str(record["account_id"]), []).append({k: _plain(v) for k, v in record.items()})
+    return out
 
 
 def _has_firings(session: Session | None) -> bool:
@@ -762,7 +797,7 @@ def _has_firings(session: Session | None) -> bool:
 
 
 def _store_firing(session: Session, firing: Firing, playbook: Playbook, values: dict[str, Any], locale: str,
-                  playbooks: PlaybookSet, actor: str) -> None:
+                  playbooks: PlaybookSet, actor: str, contacts: dict[str, list[dict[str, Any]]] | None) -> None:
     from sinergia.store.playbook_models import PlaybookFiring
     from sinergia.store.repo import audit
 
@@ -771,7 +806,7 @@ def _store_firing(session: Session, firing: Firing, playbook: Playbook, values: 
     session.add(row)
     session.flush()
     firing.firing_id = row.id
-    firing.actions = _act(session, firing, playbook, values, locale, playbooks)
+    firing.actions = _act(session, firing, playbook, values, locale, playbooks, contacts)
     row.actions = firing.actions
     audit(session, actor, "playbook.fire", f"playbook:{playbook.id}",
           {"firing_id": row.id, "account_id": firing.account_id, "as_of": firing.as_of.isoformat(),
