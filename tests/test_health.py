@@ -786,3 +786,65 @@ def test_points_measures_carry_their_criteria_points(tmp_path: Path) -> None:
     assert (measures["usage_events"]["awarded"], measures["usage_events"]["points_lost"]) == (20.0, 0.0)
     assert (measures["open_tickets"]["awarded"], measures["open_tickets"]["points_lost"]) == (-15.0, 15.0)
     assert (measures["last_nps"]["awarded"], measures["last_nps"]["points_lost"]) == (-30.0, 60.0)
+
+
+def test_batched_features_equal_the_per_date_ones(tmp_path: Path) -> None:
+    """Histories compute features for many dates in one query; each date must equal the one-date computation."""
+    from sinergia.metrics.context import TableSource
+    from sinergia.scores.catalog import FEATURES
+    from sinergia.scores.features import BATCHED, feature_values, feature_values_many
+
+    tables = {
+        **TABLES,
+        "accounts": [
+            {**TABLES["accounts"][0], "renewal_at": T("2026-06-29")},
+            *TABLES["accounts"][1:],
+            {"account_id": "D", "created_at": T("2026-03-15 10:00"), "licenses": 2},
+        ],
+        "contacts": [{"contact_id": "b1", "account_id": "B"}, {"contact_id": "d1", "account_id": "D"}],
+        "usage_events": TABLES["usage_events"]
+        + _events("A", 4, "2026-02-15")
+        + FUTURE["usage_events"]
+        + [
+            {"event_id": "d-1", "contact_id": "d1", "event": "x", "occurred_at": T("2026-03-16 08:00")},
+            {
+                "event_id": "a-cut",
+                "account_id": "A",
+                "contact_id": "a2",
+                "event": "x",
+                "occurred_at": T("2026-03-09 23:59"),
+            },
+        ],
+        "tickets": [{**t, "priority": p} for t, p in zip(TABLES["tickets"], ["urgent", "normal", "high"], strict=True)]
+        + FUTURE["tickets"],
+        "survey_responses": TABLES["survey_responses"]
+        + FUTURE["survey_responses"]
+        + [
+            {
+                "response_id": "r3",
+                "account_id": "A",
+                "survey": "nps",
+                "score": 4.0,
+                "scale_min": 1,
+                "scale_max": 5,
+                "responded_at": T("2026-03-21 10:00"),
+            }
+        ],
+    }
+    ws = make_ws(tmp_path, [WEIGHTED], tables)
+    source = TableSource.from_workspace(ws)
+    dates = [dt.date(2026, 2, 10) + dt.timedelta(days=i) for i in range(0, 55, 4)] + [dt.date(2026, 3, 9), AS_OF]
+    variants: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in sorted(BATCHED)]
+    variants += [
+        ("usage_trend", {"days": 7}),
+        ("tickets_opened", {"days": 30, "priorities": ["urgent", "high"]}),
+        ("last_nps", {"max_age_days": 20}),
+    ]
+    assert {n for n, _ in variants} <= set(FEATURES)
+    for name, params in variants:
+        many = feature_values_many(source, name, dates, params)
+        for day in dates:
+            one = feature_values(source, name, day, params).sort_index()
+            got = many[day].sort_index()
+            assert list(got.index) == list(one.index), (name, params, day)
+            assert got.to_numpy(dtype=float) == pytest.approx(one.to_numpy(dtype=float)), (name, params, day)

@@ -218,6 +218,182 @@ def _zero_filled(ctx: MetricContext, counts: pd.DataFrame, as_of: dt.date) -> pd
     return series.reindex(sorted(set(ids) | set(series.index)), fill_value=0.0)
 
 
+# -- many dates at once (histories) ---------------------------------------------------------------------------
+#: Features :func:`feature_values_many` computes for all dates in one query; the others loop over the dates.
+BATCHED = frozenset(
+    {
+        "usage_events",
+        "usage_trend",
+        "active_users",
+        "license_utilization",
+        "days_since_last_activity",
+        "open_tickets",
+        "tickets_opened",
+        "last_nps",
+        "days_to_renewal",
+        "tenure_days",
+    }
+)
+
+
+def _dates_table(dates: list[dt.date], *spans: tuple[str, int]) -> Any:
+    """One row per date: ``as_of``, ``cut`` (its cut-off) and, per ``(name, days)``, ``name = cut − days``."""
+    cut = [cutoff(d) for d in dates]
+    frame = pd.DataFrame({"as_of": pd.to_datetime(dates), "cut": pd.to_datetime(cut)})
+    schema = {"as_of": "timestamp", "cut": "timestamp"}
+    for column, days in spans:
+        frame[column] = pd.to_datetime([c - dt.timedelta(days=days) for c in cut])
+        schema[column] = "timestamp"
+    return ibis.memtable(frame, schema=schema)
+
+
+def _per_date(frame: pd.DataFrame, dates: list[dt.date], fill: pd.DataFrame | None) -> dict[dt.date, pd.Series]:
+    """Split an (as_of, account_id, value) frame by date; with ``fill`` (as_of, account_id), absent pairs are 0."""
+    frame = frame.assign(as_of=[pd.Timestamp(v).date() for v in frame["as_of"]])
+    if fill is not None:
+        frame = fill.merge(frame, on=["as_of", "account_id"], how="outer")
+        frame["value"] = frame["value"].fillna(0.0)
+    out: dict[dt.date, pd.Series] = {}
+    groups = dict(list(frame.groupby("as_of"))) if len(frame) else {}
+    for day in dates:
+        part = groups.get(day)
+        out[day] = pd.Series(dtype="float64") if part is None else _series(part).sort_index()
+    return out
+
+
+def _existing_accounts(source: TableSource, dates: list[dt.date]) -> pd.DataFrame:
+    """(as_of, account_id) for every account created by the end of each date (or without created_at)."""
+    acc = source.execute(source.table("accounts").select("account_id", "created_at"))
+    rows = []
+    for day in dates:
+        end = pd.Timestamp(cutoff(day))
+        alive = acc[acc["created_at"].isna() | (pd.to_datetime(acc["created_at"]) < end)]
+        rows.append(pd.DataFrame({"as_of": day, "account_id": alive["account_id"].astype(str)}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["as_of", "account_id"])
+
+
+def feature_values_many(
+    source: TableSource,
+    name: str,
+    dates: list[dt.date],
+    params: dict[str, Any] | None = None,
+    *,
+    settings: MetricSettings | None = None,
+    currency: str = "BRL",
+) -> dict[dt.date, pd.Series]:
+    """:func:`feature_values` for several dates, with one engine query per feature (same values, tested)."""
+    dates = sorted(set(dates))
+    if name not in BATCHED or not dates:
+        return {d: feature_values(source, name, d, params, settings=settings, currency=currency) for d in dates}
+    p: dict[str, Any] = {**FEATURES[name].params, **(params or {})}
+    days = int(p.get("days") or 30)
+    last = cutoff(dates[-1])
+    run = source.execute
+    ctx = window_context(source, dates[-1], days, settings or MetricSettings(), currency)
+
+    if name in ("usage_events", "usage_trend", "active_users", "license_utilization"):
+        d = _dates_table(dates, ("start", days), ("lo", 2 * days))
+        ev = _usage_events(ctx)
+        if name in ("active_users", "license_utilization"):
+            ev = ev.filter(ev.contact_id.notnull())
+        ev = ev.filter(ev.occurred_at >= _ts(cutoff(dates[0]) - dt.timedelta(days=2 * days)))
+        low = d.start if name in ("active_users", "license_utilization") else d.lo
+        j = ev.join(d, (ev.occurred_at >= low) & (ev.occurred_at < d.cut))
+        if name in ("usage_events", "usage_trend"):
+            agg = j.group_by(["as_of", "account_id"]).aggregate(
+                recent=ibis.ifelse(j.occurred_at >= j.start, 1, 0).sum(),
+                prior=ibis.ifelse(j.occurred_at < j.start, 1, 0).sum(),
+            )
+            frame = run(agg)
+            if name == "usage_events":
+                return _per_date(
+                    frame.assign(value=frame["recent"].astype(float)), dates, _existing_accounts(source, dates)
+                )
+            frame = frame[frame["prior"] > 0]
+            return _per_date(frame.assign(value=frame["recent"] / frame["prior"] - 1.0), dates, None)
+        users = run(j.group_by(["as_of", "account_id"]).aggregate(value=j.contact_id.nunique()))
+        users["value"] = users["value"].astype(float)
+        if name == "active_users":
+            return _per_date(users, dates, _existing_accounts(source, dates))
+        acc = source.execute(source.table("accounts").select("account_id", "licenses"))
+        acc = acc[acc["licenses"].notna() & (acc["licenses"] > 0)]
+        acc["account_id"] = acc["account_id"].astype(str)
+        users = users.assign(as_of=[pd.Timestamp(v).date() for v in users["as_of"]])
+        grid = pd.DataFrame(
+            {
+                "as_of": [dd for dd in dates for _ in range(len(acc))],
+                "account_id": list(acc["account_id"]) * len(dates),
+                "licenses": list(acc["licenses"]) * len(dates),
+            }
+        )
+        grid = grid.merge(users, on=["as_of", "account_id"], how="left")
+        grid["value"] = grid["value"].fillna(0.0) / grid["licenses"].astype(float)
+        return _per_date(grid[["as_of", "account_id", "value"]], dates, None)
+    if name == "days_since_last_activity":
+        ev = _usage_events(ctx)
+        daily = run(ev.group_by([ev.account_id, ev.occurred_at.date().name("day")]).aggregate(n=ev.count()))
+        daily["day"] = pd.to_datetime(daily["day"]).astype("datetime64[ns]")
+        daily["account_id"] = daily["account_id"].astype(str)
+        grid = pd.DataFrame(
+            {
+                "as_of": pd.to_datetime([dd for dd in dates for _ in daily["account_id"].unique()]).astype(
+                    "datetime64[ns]"
+                ),
+                "account_id": list(daily["account_id"].unique()) * len(dates),
+            }
+        )
+        merged = pd.merge_asof(
+            grid.sort_values("as_of"),
+            daily.sort_values("day")[["day", "account_id"]],
+            left_on="as_of",
+            right_on="day",
+            by="account_id",
+            direction="backward",
+        )
+        merged = merged[merged["day"].notna()]
+        merged["value"] = (merged["as_of"] - merged["day"]).dt.days.astype(float)
+        return _per_date(merged[["as_of", "account_id", "value"]], dates, None)
+    if name in ("open_tickets", "tickets_opened"):
+        d = _dates_table(dates, ("start", days))
+        t = ctx.table("tickets")
+        t = t.filter(t.account_id.notnull() & (t.created_at < _ts(last)))
+        if name == "open_tickets":
+            done = ibis.coalesce(t.solved_at, t.closed_at)
+            t = t.mutate(_done=done)
+            j = t.join(d, (t.created_at < d.cut) & (t._done.isnull() | (t._done >= d.cut)))
+        else:
+            priorities = p.get("priorities")
+            if priorities:
+                t = t.filter(t.priority.isin([str(x) for x in priorities]))
+            j = t.join(d, (t.created_at >= d.start) & (t.created_at < d.cut))
+        counts = run(j.group_by(["as_of", "account_id"]).aggregate(value=j.count()))
+        counts["value"] = counts["value"].astype(float)
+        return _per_date(counts, dates, _existing_accounts(source, dates))
+    if name == "last_nps":
+        max_age = int(p.get("max_age_days") or 365)
+        d = _dates_table(dates, ("oldest", max_age))
+        s = ctx.table("survey_responses")
+        s = s.filter((s.survey == "nps") & s.account_id.notnull() & s.score.notnull() & (s.responded_at < _ts(last)))
+        low = ibis.coalesce(s.scale_min, 0).cast("float64")
+        high = ibis.coalesce(s.scale_max, 10).cast("float64")
+        s = s.mutate(norm=(s.score.cast("float64") - low) / (high - low) * 10.0)
+        j = s.join(d, (s.responded_at < d.cut) & (s.responded_at >= d.oldest))
+        w = ibis.window(
+            group_by=[j.as_of, j.account_id], order_by=[ibis.desc(j.responded_at), ibis.desc(j.response_id)]
+        )
+        latest = j.mutate(rank=ibis.row_number().over(w)).filter(lambda x: x["rank"] == 0)
+        return _per_date(run(latest.select("as_of", "account_id", value=latest.norm)), dates, None)
+    column = "renewal_at" if name == "days_to_renewal" else "created_at"
+    acc = run(ctx.table("accounts").select("account_id", column))
+    acc = acc[acc[column].notna()]
+    out = {}
+    for day in dates:
+        when = [pd.Timestamp(v).date() for v in acc[column]]
+        values = [(w - day).days if name == "days_to_renewal" else (day - w).days for w in when]
+        out[day] = _series(acc.assign(value=values))
+    return out
+
+
 # -- manual CSM sentiment -------------------------------------------------------------------------------------
 SENTIMENT_COLUMNS = ("account_id", "recorded_at", "sentiment")
 

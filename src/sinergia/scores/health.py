@@ -47,7 +47,14 @@ from sinergia.scores.config import (
     ThresholdScoring,
     default_scorecard,
 )
-from sinergia.scores.features import feature_values, metric_by_account, sentiment_values, zero_when_absent
+from sinergia.scores.features import (
+    BATCHED,
+    feature_values,
+    feature_values_many,
+    metric_by_account,
+    sentiment_values,
+    zero_when_absent,
+)
 
 if TYPE_CHECKING:
     from sinergia.workspace.workspace import Workspace
@@ -461,6 +468,24 @@ class Inputs:
             self._accounts[key] = frame.sort_values("account_id").reset_index(drop=True)
         return self._accounts[key]
 
+    def prefetch(self, dates: list[dt.date]) -> None:
+        """Compute every feature measure of every scorecard for all ``dates`` at once (one query per feature)."""
+        seen: set[tuple[str, str]] = set()
+        for card in self.cards:
+            for m in card.measures:
+                if m.feature is None or m.feature not in BATCHED:
+                    continue
+                params = json.dumps(m.params, sort_keys=True)
+                if (m.feature, params) in seen:
+                    continue
+                seen.add((m.feature, params))
+                wanted = [d for d in dates if ("feature", m.feature, params, d) not in self._values]
+                many = feature_values_many(
+                    self.source, m.feature, wanted, m.params, settings=self.settings, currency=self.currency
+                )
+                for day, series in many.items():
+                    self._values[("feature", m.feature, params, day)] = (series, {})
+
     def values(self, measure: Measure, as_of: dt.date) -> tuple[pd.Series, dict[str, dict[str, Any]]]:
         if measure.metric is not None:
             key: tuple[Any, ...] = ("metric", measure.metric, measure.window_days, as_of)
@@ -685,13 +710,11 @@ def history_frame(workspace: Workspace, start: dt.date, end: dt.date, *, every_d
     if every_days < 1:
         raise UsageError("every_days must be at least 1")
     inputs = _inputs(workspace)
+    days = [start + dt.timedelta(days=i) for i in range(0, (end - start).days + 1, every_days)]
+    trend_days = {card.trend.days for card in inputs.cards}
+    inputs.prefetch(sorted(set(days) | {d - dt.timedelta(days=n) for d in days for n in trend_days}))
     memo: dict[dt.date, dict[str, Any]] = {}
-    frames = []
-    day = start
-    while day <= end:
-        frame = _rows(inputs, day, None, memo)
-        frames.append(frame.assign(as_of=day))
-        day += dt.timedelta(days=every_days)
+    frames = [_rows(inputs, day, None, memo).assign(as_of=day) for day in days]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*RESULT_COLUMNS, "as_of"])
 
 
