@@ -21,10 +21,12 @@ sinergia status --workspace "$WS"
 
 echo
 echo "== scoring as of $AS_OF (health, churn risk, CLV)"
-sinergia health history --workspace "$WS" --from "$AS_OF" --to "$AS_OF"
-sinergia churn train --workspace "$WS" --as-of "$AS_OF" >/dev/null
-sinergia churn score --workspace "$WS" --as-of "$AS_OF"
-sinergia clv score --workspace "$WS" --as-of "$AS_OF"
+# A failed score leaves that column empty in the app (and says so here); the app still comes up.
+score() { "$@" || echo "warning: '$*' failed; the app will show no value for that score" >&2; }
+score sinergia health history --workspace "$WS" --from "$AS_OF" --to "$AS_OF"
+score sinergia churn train --workspace "$WS" --as-of "$AS_OF" >/dev/null
+score sinergia churn score --workspace "$WS" --as-of "$AS_OF"
+score sinergia clv score --workspace "$WS" --as-of "$AS_OF"
 
 echo
 echo "== writing what the app reads (sinergia recompute)"
