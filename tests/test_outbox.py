@@ -270,3 +270,39 @@ playbooks:
         assert {message_from_bytes(m)["To"] for m in collector.messages} == {"ana@x.com"}  # both owned by ana
     finally:
         receiver.close()
+
+
+def test_playbooks_and_outbox_on_postgres(tmp_path: Path, postgres_server: Any,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same flow with the serving store on PostgreSQL (SINERGIA_DATABASE_URL): migrations, firings, tasks,
+    idempotent messages, claims and retries."""
+    from sinergia.playbooks.runner import run_playbooks
+    from sinergia.store.models import Task
+    from test_playbooks import AS_OF, make_workspace
+
+    url = postgres_server.database()
+    monkeypatch.setenv("SINERGIA_DATABASE_URL", url)
+    receiver = Receiver(fail_first=1)
+    try:
+        yaml_text = f"""builtins: [renewal_red_health]
+playbooks:
+  - id: renewal_hook
+    title: {{en: Renewal}}
+    trigger: {{kind: renewal, within_days: 30}}
+    actions: [{{kind: webhook, url: "{receiver.url}/hook", secret_env: PG_HOOK_SECRET}}]
+"""
+        ws = make_workspace(tmp_path, yaml_text)
+        assert ws.store_url == url
+        report = run_playbooks(ws, AS_OF)
+        assert sorted((f.playbook_id, f.account_id) for f in report.firings) == [
+            ("renewal_hook", "a1"), ("renewal_hook", "a3"), ("renewal_red_health", "a1")]
+        assert len(_rows(url, Task)) == 2  # renewal_red_health: the task and its step
+        assert run_playbooks(ws, AS_OF).firings == []
+        secrets = {"PG_HOOK_SECRET": SECRET}
+        t0 = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=1)
+        assert len(deliver_due(url, now=t0, secrets=secrets).retrying) == 1
+        assert len(deliver_due(url, now=t0 + dt.timedelta(seconds=30), secrets=secrets).delivered) == 1
+        assert sorted(receiver.accepted) == ["renewal_hook:a1:2026-06-30:0", "renewal_hook:a3:2026-06-30:0"]
+        assert receiver.bad_signatures == 0
+    finally:
+        receiver.close()
