@@ -395,3 +395,16 @@ def test_page_sources_have_no_external_urls() -> None:
     templates = Path(__file__).parents[1] / "src" / "sinergia" / "web"
     for path in list(templates.rglob("*.html")) + list(templates.rglob("*.js")) + list(templates.rglob("*.css")):
         assert not re.search(r"(src|href)=\"https?://", path.read_text()), path
+
+
+@pytest.mark.parametrize("role", ["admin", "manager", "csm", "support", "viewer"])
+def test_each_role_sees_the_pages_its_permissions_allow(client: TestClient, role: str) -> None:
+    from sinergia.auth.permissions import MATRIX
+
+    login(client, f"{role}@example.com")
+    for path in PAGES:
+        response = client.get(path)
+        assert response.status_code == 200, (role, path)
+        assert f"{role}@example.com" in response.text  # the header names who is logged in
+    page = client.get("/accounts/A2").text
+    assert ('id="add-note"' in page) == ("notes:write" in MATRIX[role])
