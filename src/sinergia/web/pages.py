@@ -608,7 +608,8 @@ def metric_page(
     point = _period_point(points, period) if points else None
     frame = _rows_frame(request, session, metric, point, ROW_LIMIT + 1) if point is not None else None
     rows_total = 0 if frame is None else len(frame)
-    records = [] if frame is None else frame.head(ROW_LIMIT).to_dict(orient="records")
+    shown = None if frame is None else frame.head(ROW_LIMIT).astype(object)
+    records = [] if shown is None else shown.where(shown.notna(), None).to_dict(orient="records")
     directions = {"higher": _("higher"), "lower": _("lower"), "neutral": _("neither (context)")}
     return _page(
         request, principal, "metric.html", "metrics", as_of=as_of, card=metric.card(),
