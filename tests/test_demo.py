@@ -91,6 +91,26 @@ def test_chunk_size_does_not_change_the_data(small: dict[str, pa.Table], tmp_pat
         assert chunked[name].equals(small[name]), name
 
 
+def _per_account(table: pa.Table) -> dict[str, int]:
+    counts = table.group_by("account_id").aggregate([("account_id", "count")])
+    ids, n = counts.column("account_id").to_pylist(), counts.column("account_id_count").to_pylist()
+    return dict(zip(ids, n, strict=True))
+
+
+def test_volume_knobs_thin_usage_and_answers_per_account(small: dict[str, pa.Table], tmp_path: Path) -> None:
+    scaled = _read(generate(tmp_path, accounts=SMALL, seed=7, usage_scale=0.25, survey_scale=0.5))
+    # Every other table is unchanged (the thinned events' random draws are still consumed).
+    for name in ("accounts", "contacts", "subscriptions", "subscription_changes", "tickets", "ticket_events"):
+        assert scaled[name].equals(small[name]), name
+    # Each account keeps round(n x scale) rows: the error-diffused running total ends at floor(n x scale + 1/2).
+    for name, scale in (("usage_events", 0.25), ("survey_responses", 0.5)):
+        full, thin = _per_account(small[name]), _per_account(scaled[name])
+        expected = {a: int(n * scale + 0.5) for a, n in full.items() if int(n * scale + 0.5) > 0}
+        assert thin == expected, name
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        generate(tmp_path / "bad", accounts=1, usage_scale=1.5)
+
+
 def test_another_seed_gives_other_data(small: dict[str, pa.Table], tmp_path: Path) -> None:
     other = _read(generate(tmp_path, accounts=SMALL, seed=8))
     assert other["accounts"].column("name") != small["accounts"].column("name")

@@ -91,15 +91,23 @@ def generate(
     end: dt.date = DEFAULT_END,
     progress: Callable[[int], None] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    usage_scale: float = 1.0,
+    survey_scale: float = 1.0,
 ) -> dict[str, Path]:
     """Write one Parquet file per canonical entity into out_dir (file name = '<entity>.parquet'),
     return {entity_name: path}. progress(n) is called with the number of accounts just finished.
 
     The window is the ``months`` calendar months ending with the month of ``end`` (up to ``end`` included);
     ``chunk_size`` accounts are held in memory at a time and never change the data.
+
+    ``usage_scale`` and ``survey_scale`` (benchmarks, default 1.0 = the demo) scale each account's usage
+    events and survey answers, deterministically and per account (see :func:`_thin`), so a large workspace
+    can have other volumes per account than the demo's; every other table is unchanged.
     """
     if accounts < 0:
         raise ValueError("accounts must not be negative")
+    if not (0.0 <= usage_scale <= 1.0 and 0.0 <= survey_scale <= 1.0):
+        raise ValueError("usage_scale and survey_scale must be between 0 and 1")
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     window = build_window(end, months)
@@ -114,7 +122,7 @@ def generate(
             writers[name] = _writer(tmp[name], name, schema)
         for start in range(0, accounts, chunk_size):
             stop = min(accounts, start + chunk_size)
-            for name, chunk_table in _chunk(start, stop, seed, window, schemas):
+            for name, chunk_table in _chunk(start, stop, seed, window, schemas, usage_scale, survey_scale):
                 if chunk_table.num_rows:
                     writers[name].write_table(chunk_table)
             if progress is not None:
@@ -153,8 +161,36 @@ def _segment(seed: int, index: int) -> int:
     return int(segment_of_draw(account_rng(seed, index).random(1))[0])
 
 
+def _thin(counts: np.ndarray, scale: float) -> np.ndarray:
+    """``counts`` (accounts x steps) scaled by ``scale`` per account, by error diffusion along each row.
+
+    The running total of every row is rounded (``⌊Σ·scale + ½⌋``), so each account keeps about ``scale`` of
+    its rows, spread like the original, and the result depends on nothing but the account's own counts.
+    """
+    kept = np.floor(np.cumsum(counts, axis=1) * scale + 0.5).astype(np.int64)
+    return np.diff(kept, axis=1, prepend=0)
+
+
+def _thin_answers(answers: pa.Table, scale: float) -> pa.Table:
+    """Every account's answers (sorted by account) thinned to about ``scale`` of them (:func:`_thin`)."""
+    ids = answers.column("account_id").to_numpy(zero_copy_only=False)
+    n = len(ids)
+    if n == 0:
+        return answers
+    starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+    rank = np.arange(n) - np.repeat(starts, np.diff(np.concatenate([starts, [n]])))
+    keep = np.floor((rank + 1) * scale + 0.5) > np.floor(rank * scale + 0.5)
+    return answers.filter(pa.array(keep))
+
+
 def _chunk(
-    start: int, stop: int, seed: int, window: Window, schemas: dict[str, pa.Schema]
+    start: int,
+    stop: int,
+    seed: int,
+    window: Window,
+    schemas: dict[str, pa.Schema],
+    usage_scale: float = 1.0,
+    survey_scale: float = 1.0,
 ) -> Iterator[tuple[str, pa.Table]]:
     """All tables of accounts [start, stop), usage events in batches of about USAGE_BATCH rows."""
     index = np.arange(start, stop, dtype=np.int64)
@@ -172,12 +208,15 @@ def _chunk(
 
     profile = build_profile(index, draws, window, lookup)
     hist = simulate(profile, draws, window)
+    n_drawn = np.asarray(hist.n_usage.sum(axis=1), np.int64)  # uniforms drawn: thinning keeps tickets the same
+    if usage_scale != 1.0:
+        hist.n_usage = _thin(hist.n_usage, usage_scale)
     ctx = build_context(profile, hist, window, seed)
     n_usage, n_tickets = usage_counts(ctx), ticket_counts(ctx)
     u_tickets = np.empty((int(n_tickets.sum()), TICKET_UNIFORMS))
     ticket_start = np.concatenate([[0], np.cumsum(n_tickets)]).astype(np.int64)
     for rows in _batches(n_usage, USAGE_BATCH):
-        u_usage = _event_draws(rngs, rows, n_usage, n_tickets, u_tickets, ticket_start)
+        u_usage = _event_draws(rngs, rows, n_usage, n_tickets, u_tickets, ticket_start, n_drawn)
         yield "usage_events", usage_table(ctx, rows, u_usage, schemas["usage_events"])
         del u_usage
     tickets, ticket_events = build_tickets(ctx, u_tickets, schemas["tickets"], schemas["ticket_events"])
@@ -190,7 +229,8 @@ def _chunk(
     yield "subscription_changes", changes_table(ctx, schemas["subscription_changes"])
     yield "orders", orders_table(ctx, draws, schemas["orders"])
     ticket_surveys = ticket_survey_columns(ctx, tickets)
-    yield "survey_responses", survey_table(ctx, draws, trip, ticket_surveys, schemas["survey_responses"])
+    answers = survey_table(ctx, draws, trip, ticket_surveys, schemas["survey_responses"])
+    yield "survey_responses", answers if survey_scale == 1.0 else _thin_answers(answers, survey_scale)
     yield "feedback", feedback_table(ctx, draws, schemas["feedback"])
     yield "touchpoints", touchpoints_table(ctx, draws, trip, schemas["touchpoints"])
 
@@ -214,14 +254,19 @@ def _event_draws(
     n_tickets: np.ndarray,
     u_tickets: np.ndarray,
     ticket_start: np.ndarray,
+    n_drawn: np.ndarray,
 ) -> np.ndarray:
-    """Each account's second draw: uniforms for its usage events (returned), then for its tickets (stored)."""
+    """Each account's second draw: uniforms for its usage events (returned), then for its tickets (stored).
+
+    ``n_drawn`` is the unthinned number of events: their uniforms are always drawn, so a ``usage_scale``
+    leaves the tickets unchanged (the first ``n_usage`` blocks are used).
+    """
     u_usage = np.empty((int(n_usage[rows.start : rows.stop].sum()), USAGE_UNIFORMS))
     pos = 0
     for row in rows:
-        nu, nt, t0 = int(n_usage[row]), int(n_tickets[row]), int(ticket_start[row])
-        block = rngs[row].random(nu * USAGE_UNIFORMS + nt * TICKET_UNIFORMS)
+        nu, nd, nt, t0 = int(n_usage[row]), int(n_drawn[row]), int(n_tickets[row]), int(ticket_start[row])
+        block = rngs[row].random(nd * USAGE_UNIFORMS + nt * TICKET_UNIFORMS)
         u_usage[pos : pos + nu] = block[: nu * USAGE_UNIFORMS].reshape(nu, USAGE_UNIFORMS)
-        u_tickets[t0 : t0 + nt] = block[nu * USAGE_UNIFORMS :].reshape(nt, TICKET_UNIFORMS)
+        u_tickets[t0 : t0 + nt] = block[nd * USAGE_UNIFORMS :].reshape(nt, TICKET_UNIFORMS)
         pos += nu
     return u_usage

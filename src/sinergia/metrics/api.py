@@ -40,6 +40,7 @@ def _context(
         periods,
         settings or config_settings or MetricSettings(),
         currency or config_currency or "BRL",
+        period,
     )
 
 

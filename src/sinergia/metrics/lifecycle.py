@@ -45,7 +45,15 @@ def _days(later: Any, earlier: Any) -> Any:
 
 
 def events(ctx: MetricContext) -> Any:
-    """Usage events stamped before the cut-off, with the account resolved through the contact when missing."""
+    """Usage events stamped before the cut-off, with the account resolved through the contact when missing.
+
+    Every lifecycle metric reads them: computed once per context (:meth:`MetricContext.shared`), as are
+    :func:`active_accounts`, :func:`active_users` and :func:`feature_pairs`.
+    """
+    return ctx.shared("lifecycle.events", lambda: _events(ctx))
+
+
+def _events(ctx: MetricContext) -> Any:
     e = ctx.table("usage_events")
     e = e.filter(e.occurred_at < ibis.literal(ctx.cutoff))
     contacts = ctx.table("contacts")
@@ -64,6 +72,10 @@ def events(ctx: MetricContext) -> Any:
 
 def active_accounts(ctx: MetricContext) -> Any:
     """(period_start, period_end, account_id, events, users, first_event_at, last_event_at) per active account."""
+    return ctx.shared("lifecycle.active_accounts", lambda: _active_accounts_table(ctx))
+
+
+def _active_accounts_table(ctx: MetricContext) -> Any:
     ev = events(ctx)
     ev = ctx.in_periods(ev.filter(ev.account_id.notnull()), "occurred_at")
     return ev.group_by(["period_start", "period_end", "account_id"]).aggregate(
@@ -76,11 +88,16 @@ def active_accounts(ctx: MetricContext) -> Any:
 
 def active_users(ctx: MetricContext) -> Any:
     """(period_start, period_end, account_id, contact_id, events, active_days) per active user and account."""
+    return ctx.shared("lifecycle.active_users", lambda: _active_users_table(ctx))
+
+
+def _active_users_table(ctx: MetricContext) -> Any:
     ev = events(ctx)
     ev = ctx.in_periods(ev.filter(ev.contact_id.notnull()), "occurred_at")
-    return ev.group_by(["period_start", "period_end", "account_id", "contact_id"]).aggregate(
-        events=ev.count(), active_days=ev.occurred_at.date().nunique()
-    )
+    # Distinct days in two steps (per day, then per user): plain aggregates, cheaper than a COUNT(DISTINCT).
+    keys = ["period_start", "period_end", "account_id", "contact_id"]
+    days = ev.group_by(keys, _day=ev.occurred_at.date()).aggregate(_n=ev.count())
+    return days.group_by(keys).aggregate(events=days._n.sum().cast("int64"), active_days=days.count())
 
 
 def _accounts(ctx: MetricContext) -> Any:
@@ -123,6 +140,10 @@ def _threshold(ctx: MetricContext, feature: Any) -> Any:
 
 def feature_pairs(ctx: MetricContext) -> Any:
     """(period_start, account_id, plan, feature, feature_events, used) per active account and eligible feature."""
+    return ctx.shared("lifecycle.feature_pairs", lambda: _feature_pairs(ctx))
+
+
+def _feature_pairs(ctx: MetricContext) -> Any:
     ev = events(ctx)
     used_features = ev.filter(ev.feature.notnull())
     first = used_features.group_by("feature").aggregate(first_seen=used_features.occurred_at.min())
@@ -143,8 +164,7 @@ def feature_pairs(ctx: MetricContext) -> Any:
     pairs = pairs.select("period_start", "account_id", "plan", feature=pairs._u_feature)
     pairs = pairs.filter(_eligible(ctx, pairs.feature, pairs.plan))
 
-    tagged = ctx.in_periods(ev.filter(ev.feature.notnull() & ev.account_id.notnull()), "occurred_at")
-    counts = tagged.group_by(["period_start", "account_id", "feature"]).aggregate(_n=tagged.count())
+    counts = feature_counts(ctx)
     counts = counts.select(_k_period=counts.period_start, _k_account=counts.account_id, _k_feature=counts.feature,
                            _k_n=counts._n)
     j = pairs.left_join(
@@ -157,6 +177,20 @@ def feature_pairs(ctx: MetricContext) -> Any:
         "period_start", "account_id", "plan", "feature", feature_events=n,
         used=ibis.ifelse(n >= _threshold(ctx, j.feature), 1, 0),
     )
+
+
+def feature_counts(ctx: MetricContext) -> Any:
+    """(period_start, account_id, feature, _n): events per feature of each account in each period.
+
+    Feature adoption and adoption depth both read it: computed once per context (:meth:`MetricContext.shared`).
+    """
+
+    def build() -> Any:
+        ev = events(ctx)
+        ev = ctx.in_periods(ev.filter(ev.feature.notnull() & ev.account_id.notnull()), "occurred_at")
+        return ev.group_by(["period_start", "account_id", "feature"]).aggregate(_n=ev.count())
+
+    return ctx.shared("lifecycle.feature_counts", build)
 
 
 # -- milestones ---------------------------------------------------------------------------------------
@@ -311,10 +345,11 @@ def _breadth(ctx: MetricContext) -> Any:
 
 
 def _depth(ctx: MetricContext) -> Any:
-    ev = events(ctx)
-    ev = ctx.in_periods(ev.filter(ev.feature.notnull() & ev.account_id.notnull()), "occurred_at")
-    g = ev.group_by(["period_start", "account_id"]).aggregate(feature_events=ev.count(),
-                                                              features_used=ev.feature.nunique())
+    # Distinct features in two steps (per feature, then per account): plain aggregates, no COUNT(DISTINCT).
+    per_feature = feature_counts(ctx)
+    g = per_feature.group_by(["period_start", "account_id"]).aggregate(
+        feature_events=per_feature._n.sum().cast("int64"), features_used=per_feature.count()
+    )
     return g.select("period_start", "account_id", "feature_events", "features_used",
                     x=g.feature_events.cast("float64") / g.features_used)
 

@@ -58,7 +58,14 @@ def mrr_segments(ctx: MetricContext) -> Any:
 
 
 def account_period_mrr(ctx: MetricContext) -> Any:
-    """(account_id, period_start, period_end, start_mrr, end_mrr) for accounts with MRR at either end."""
+    """(account_id, period_start, period_end, start_mrr, end_mrr) for accounts with MRR at either end.
+
+    Most revenue metrics read it: computed once per context (:meth:`MetricContext.shared`).
+    """
+    return ctx.shared("revenue.account_period_mrr", lambda: _account_period_mrr(ctx))
+
+
+def _account_period_mrr(ctx: MetricContext) -> Any:
     seg = mrr_segments(ctx)
     periods = ctx.periods_table()
     open_end = seg.valid_to.isnull()
@@ -76,7 +83,14 @@ def account_period_mrr(ctx: MetricContext) -> Any:
 
 
 def mrr_movements(ctx: MetricContext) -> Any:
-    """Every change of an account's MRR: (account_id, changed_at, kind, mrr_before, mrr_after, amount)."""
+    """Every change of an account's MRR: (account_id, changed_at, kind, mrr_before, mrr_after, amount).
+
+    Computed once per context (:meth:`MetricContext.shared`).
+    """
+    return ctx.shared("revenue.mrr_movements", lambda: _mrr_movements(ctx))
+
+
+def _mrr_movements(ctx: MetricContext) -> Any:
     seg = mrr_segments(ctx)
     ups = seg.select(account_id=seg.account_id, ts=seg.valid_from, delta=seg.mrr)
     ends = seg.filter(seg.valid_to.notnull())

@@ -107,83 +107,102 @@ def clock_for(ctx: MetricContext) -> BusinessClock:
 # -- status history and replies ------------------------------------------------------------------------
 
 
+def _history(ctx: MetricContext) -> Any:
+    """Every ticket's status-history points in order: ticket_id, ts, status, _rn, _next, _prev.
+
+    Computed once per context (the ordering is the expensive part) and shared by every :func:`status_points`.
+    """
+
+    def build() -> Any:
+        cut = _cut(ctx)
+        ev = ctx.table("ticket_events")
+        ev = ev.filter((ev.occurred_at < cut) & ev.status.notnull()).select(
+            "ticket_id", "occurred_at", "status", "sequence", "event_id"
+        )
+        t = tickets(ctx)
+        keyed = t.select(_tid=t.ticket_id, _created=t.created_at)
+        ev = ev.join(keyed, ev.ticket_id == keyed._tid)
+        real = ev.select(
+            ticket_id=ev.ticket_id,
+            ts=ev.occurred_at,
+            status=ev.status,
+            _o=ibis.literal(1),
+            _seq=ibis.coalesce(ev.sequence.cast("int64"), 0),
+            _eid=ibis.coalesce(ev.event_id, ""),
+        )
+        starts = real.group_by("ticket_id").aggregate(_first=real.ts.min())
+        born = keyed.join(starts, keyed._tid == starts.ticket_id)
+        born = born.filter(born._first > born._created).select(
+            ticket_id=born._tid,
+            ts=born._created,
+            status=ibis.literal("new"),
+            _o=ibis.literal(0),
+            _seq=ibis.literal(0, type="int64"),
+            _eid=ibis.literal(""),
+        )
+        pts = real.union(born, distinct=False)
+        w = ibis.window(group_by=pts.ticket_id, order_by=[pts.ts, pts._o, pts._seq, pts._eid])
+        return pts.select(
+            "ticket_id", "ts", "status", _rn=ibis.row_number().over(w), _next=pts.ts.lead().over(w),
+            _prev=pts.status.lag().over(w),
+        )
+
+    return ctx.shared("support.history", build)
+
+
 def status_points(ctx: MetricContext, base: Any, clock: BusinessClock | None) -> Any:
-    """One row per status-history point of the tickets in ``base`` (which has ticket_id, created_at, _cal).
+    """One row per status-history point of the tickets in ``base`` (tickets of :func:`tickets`, with ``_cal``).
 
     Columns: ticket_id, ts, status, _rn (order), _next (next point's time, null for the last), _prev
-    (previous status), _c (clock at ts), _dur (clock time until the next point, or until the cut-off).
-    The clock is calendar seconds, or business seconds of ``_cal`` when ``clock`` is given.
+    (previous status), _cal, _ep, _c (clock at ts), _c_next (clock at _next), _c_cut, _dur (clock time until
+    the next point, or until the cut-off). The clock is calendar seconds, or business seconds of ``_cal``
+    when ``clock`` is given.
     """
-    cut = _cut(ctx)
-    ev = ctx.table("ticket_events")
-    ev = ev.filter((ev.occurred_at < cut) & ev.status.notnull()).select(
-        "ticket_id", "occurred_at", "status", "sequence", "event_id"
-    )
-    keyed = base.select(_tid=base.ticket_id, _created=base.created_at, _cal=base._cal)
-    ev = ev.join(keyed, ev.ticket_id == keyed._tid)
-    real = ev.select(
-        ticket_id=ev.ticket_id,
-        ts=ev.occurred_at,
-        status=ev.status,
-        _o=ibis.literal(1),
-        _seq=ibis.coalesce(ev.sequence.cast("int64"), 0),
-        _eid=ibis.coalesce(ev.event_id, ""),
-        _cal=ev._cal,
-    )
-    starts = real.group_by("ticket_id").aggregate(_first=real.ts.min())
-    born = keyed.join(starts, keyed._tid == starts.ticket_id)
-    born = born.filter(born._first > born._created).select(
-        ticket_id=born._tid,
-        ts=born._created,
-        status=ibis.literal("new"),
-        _o=ibis.literal(0),
-        _seq=ibis.literal(0, type="int64"),
-        _eid=ibis.literal(""),
-        _cal=born._cal,
-    )
-    pts = real.union(born, distinct=False)
-    pts = pts.mutate(_ep=epoch_seconds(pts.ts))
+    hist = _history(ctx)
+    keyed = base.select(_tid=base.ticket_id, _cal=base._cal)
+    pts = hist.join(keyed, hist.ticket_id == keyed._tid).drop("_tid")
+    pts = pts.mutate(_ep=epoch_seconds(pts.ts), _ep_next=epoch_seconds(pts._next))
     if clock is None:
-        pts = pts.mutate(_c=pts._ep.cast("float64"))
+        pts = pts.mutate(_c=pts._ep.cast("float64"), _c_next=pts._ep_next.cast("float64"))
         c_cut: Any = ibis.literal(float(epoch(ctx.cutoff)))
     else:
         pts = clock.clock(pts, "_ep", "_cal", "_c")
+        pts = clock.clock(pts, "_ep_next", "_cal", "_c_next")
         c_cut = clock.cases_at(pts._cal, ctx.cutoff)
-    w = ibis.window(group_by=pts.ticket_id, order_by=[pts.ts, pts._o, pts._seq, pts._eid])
-    pts = pts.mutate(
-        _rn=ibis.row_number().over(w),
-        _next=pts.ts.lead().over(w),
-        _prev=pts.status.lag().over(w),
-        _c_next=pts._c.lead().over(w),
-        _c_cut=c_cut,
-    )
+    pts = pts.mutate(_c_cut=c_cut).drop("_ep_next")
     return pts.mutate(_dur=ibis.greatest(ibis.coalesce(pts._c_next, pts._c_cut) - pts._c, 0.0))
 
 
 def status_summary(points: Any) -> Any:
-    """Per ticket: reopens, first/full resolution, resolved at the cut-off, time in each status group."""
-    whole = ibis.window(group_by=points.ticket_id)
-    # row_number() counts from 0; a history with no unresolved point has every point "after" it.
-    unresolved_rn = points._rn.max(where=~points.status.isin(DONE)).over(whole)
-    points = points.mutate(_undone_rn=ibis.coalesce(unresolved_rn, -1))
+    """Per ticket: reopens, first/full resolution, resolved at the cut-off, time in each status group.
+
+    Full resolution looks at the final run of solved/closed points (after the last unresolved one): its
+    last ``solved`` point, else its first point (then ``closed``). The run starts at the last *entry* (a
+    solved/closed point whose previous point is neither), and ``ts`` never decreases along ``_rn``, so
+    plain per-ticket aggregates find both (no window over each ticket's points).
+    """
     done = points.status.isin(DONE)
-    after = points._rn > points._undone_rn
+    entry = done & ~ibis.coalesce(points._prev.isin(DONE), False)
+    solved = points.status == "solved"
     reopen = ibis.ifelse(points._prev.isin(DONE) & points.status.isin(UNRESOLVED), 1, 0)
     summary = points.group_by("ticket_id").aggregate(
         h_reopens=reopen.sum(),
         h_first_done=points.ts.min(where=done),
-        h_last_solved=points.ts.max(where=after & (points.status == "solved")),
-        h_first_closed=points.ts.min(where=after & (points.status == "closed")),
+        h_solved_rn=points._rn.max(where=solved),
+        h_solved_ts=points.ts.max(where=solved),
+        h_entry_rn=points._rn.max(where=entry),
+        h_entry_ts=points.ts.max(where=entry),
         h_done_now=ibis.ifelse(points._next.isnull() & done, 1, 0).max(),
         **{
             f"h_{name}": ibis.coalesce(points._dur.sum(where=points.status.isin(statuses)), 0.0)
             for name, statuses in IN_STATUS.items()
         },
     )
-    full = ibis.ifelse(
-        summary.h_done_now == 1, ibis.coalesce(summary.h_last_solved, summary.h_first_closed), _null_ts()
+    last_solved = ibis.ifelse(summary.h_solved_rn >= summary.h_entry_rn, summary.h_solved_ts, _null_ts())
+    full = ibis.ifelse(summary.h_done_now == 1, ibis.coalesce(last_solved, summary.h_entry_ts), _null_ts())
+    return summary.mutate(h_resolved=full).drop(
+        "h_solved_rn", "h_solved_ts", "h_entry_rn", "h_entry_ts", "h_done_now"
     )
-    return summary.mutate(h_resolved=full).drop("h_last_solved", "h_first_closed", "h_done_now")
 
 
 def reply_summary(ctx: MetricContext) -> Any:
@@ -192,7 +211,10 @@ def reply_summary(ctx: MetricContext) -> Any:
     actor = ibis.coalesce(ev.actor.lower(), "")
     ev = ev.filter((ev.occurred_at < _cut(ctx)) & (ev.kind == "public_reply") & ~actor.isin(NOT_AGENTS))
     ev = ev.select("ticket_id", "occurred_at")
-    return ev.group_by("ticket_id").aggregate(r_first_reply=ev.occurred_at.min(), r_replies=ev.count())
+    return ctx.shared(
+        "support.replies", lambda: ev.group_by("ticket_id").aggregate(r_first_reply=ev.occurred_at.min(),
+                                                                      r_replies=ev.count())
+    )
 
 
 def facts(
@@ -207,12 +229,38 @@ def facts(
     first_reply_at, replies, first_resolved_at, resolved_at (full resolution, when resolved at the
     cut-off), reopens, requester_wait_s, agent_wait_s, on_hold_s, agent_work_s (null without history),
     csat_score, csat_scale.
+
+    Only the time-in-status columns depend on the clock and calendar: the calendar-time facts of every
+    ticket are computed once per context (:meth:`MetricContext.shared`) and other bases and clocks reuse
+    them, adding their own time in status from ``points``.
     """
-    cut = _cut(ctx)
     if base is None:
         base = tickets(ctx)
         base = base.mutate(_cal=team_calendar(ctx, base.team))
-    summary = status_summary(points if points is not None else status_points(ctx, base, clock))
+        if points is None:  # every support metric's population: computed once per context
+            if clock is None:
+                return ctx.shared("support.facts", lambda: _facts(ctx, base))
+            return ctx.shared(f"support.facts.{id(clock)}", lambda: facts(ctx, base, clock))
+    pts = points if points is not None else status_points(ctx, base, clock)
+    sums = pts.group_by("ticket_id").aggregate(**{
+        f"_t_{name}": ibis.coalesce(pts._dur.sum(where=pts.status.isin(statuses)), 0.0)
+        for name, statuses in IN_STATUS.items()
+    })
+    common = facts(ctx)
+    keyed = base.select(_k_tid=base.ticket_id, _k_cal=base._cal)
+    f = common.join(keyed, common.ticket_id == keyed._k_tid)
+    f = f.left_join(sums, f.ticket_id == sums.ticket_id)
+    columns = {c: f[c] for c in common.columns}
+    columns["_cal"] = f._k_cal
+    for name in IN_STATUS:
+        columns[f"{name}_s"] = ibis.ifelse(f.has_history, f[f"_t_{name}"], ibis.null("float64"))
+    return f.select(**columns)
+
+
+def _facts(ctx: MetricContext, base: Any) -> Any:
+    """:func:`facts` of ``base`` in calendar time, from scratch."""
+    cut = _cut(ctx)
+    summary = status_summary(status_points(ctx, base, None))
     replies = reply_summary(ctx)
     f = base.left_join(summary, base.ticket_id == summary.ticket_id)
     f = f.select(*[f[c] for c in base.columns], *[f[c] for c in summary.columns if c != "ticket_id"])
@@ -270,7 +318,7 @@ def _backlog(ctx: MetricContext) -> Any:
     pts = status_points(ctx, base, None)
     periods = ctx.periods_table()
     # History: the point in force just before the period end is an unresolved status.
-    open_pts = pts.filter(pts.status.isin(UNRESOLVED))
+    open_pts = pts.filter(pts.status.isin(UNRESOLVED) & ctx.may_contain_period_end(pts.ts, pts._next))
     hist = open_pts.join(
         periods,
         (open_pts.ts < periods.period_end) & (open_pts._next.isnull() | (open_pts._next >= periods.period_end)),
@@ -286,6 +334,7 @@ def _backlog(ctx: MetricContext) -> Any:
         plain.solved_at, plain.closed_at, ibis.ifelse(plain.status.isin(DONE), plain.updated_at, _null_ts())
     )
     plain = plain.mutate(_resolved=resolved)
+    plain = plain.filter(ctx.may_contain_period_end(plain.created_at, plain._resolved))
     joined = plain.join(
         periods,
         (plain.created_at < periods.period_end)
@@ -441,7 +490,9 @@ def _sla(ctx: MetricContext) -> Any:
     clock = clock_for(ctx) if uses_calendar else None
     base = _policy_match(ctx)
     base = base.filter(base.sla_policy.notnull())
-    points = status_points(ctx, base, clock)
+    # Points and decided rows are each read twice below (facts and running totals; rows and the tickets
+    # needing a crossing): kept on the engine so the query computes each once.
+    points = ctx.shared("support.sla.points", lambda: status_points(ctx, base, clock))
     f = facts(ctx, base, clock, points)
     clocks = {"_c_created": "created_at", "_c_reply": "first_reply_at", "_c_first": "first_resolved_at",
               "_c_resolved": "resolved_at"}
@@ -479,7 +530,8 @@ def _sla(ctx: MetricContext) -> Any:
     achieved = rows._ended & valid & (rows.measured_s <= rows.target_s)
     breached = ibis.ifelse(rows._ended, valid & (rows.measured_s > rows.target_s), rows._so_far > rows.target_s)
     rows = rows.mutate(_achieved=ibis.coalesce(achieved, False), _breached=ibis.coalesce(breached, False))
-    rows = rows.filter(rows._achieved | rows._breached)
+    decided = rows.filter(rows._achieved | rows._breached)
+    rows = ctx.shared("support.sla.rows", lambda: decided)
 
     # Breach instant: clock at creation + target for targets counted from creation; where the running
     # time in status passes the target for time-in-status ones.
@@ -493,7 +545,12 @@ def _sla(ctx: MetricContext) -> Any:
     breach_at = ibis.ifelse(_is_accumulated(rows), rows._x_breach, rows._breach_start)
     rows = rows.mutate(_decided=ibis.ifelse(rows._achieved, rows._end_epoch, breach_at))
     periods = _periods_epoch(ctx)
-    rows = rows.join(periods, (rows._decided >= periods._p_lo) & (rows._decided < periods._p_hi))
+    within = (rows._decided >= periods._p_lo) & (rows._decided < periods._p_hi)
+    decided_at = ibis.literal(pd.Timestamp(0).to_pydatetime()) + rows._decided.floor().cast("int64").as_interval("s")
+    key = ctx.period_start_of(decided_at)
+    if key is not None:  # an equality (hash) join on the period start, the bounds kept exact
+        within = (key == periods.period_start) & within
+    rows = rows.join(periods, within)
     return rows.select(
         "period_start",
         "account_id",
@@ -520,12 +577,13 @@ def _accumulated_breaches(pts: Any, clock: BusinessClock | None, rows: Any) -> A
     wanted = wanted.select(_w_tid=wanted.ticket_id, _w_metric=wanted.sla_metric, _w_target=wanted.target_s)
     parts = []
     for metric, quantity in _SLA_ACCUMULATED.items():
-        counted = pts.status.isin(IN_STATUS[quantity])
-        p = pts.mutate(_q=ibis.ifelse(counted, pts._dur, 0.0))
+        mine = wanted.filter(wanted._w_metric == metric)
+        p = pts.semi_join(mine, pts.ticket_id == mine._w_tid)  # running totals only where such a target applies
+        counted = p.status.isin(IN_STATUS[quantity])
+        p = p.mutate(_q=ibis.ifelse(counted, p._dur, 0.0))
         w = ibis.window(group_by=p.ticket_id, order_by=p._rn, preceding=None, following=0)
         p = p.mutate(_after=p._q.sum().over(w))
         p = p.mutate(_before=p._after - p._q)
-        mine = wanted.filter(wanted._w_metric == metric)
         j = p.join(mine, p.ticket_id == mine._w_tid)
         j = j.filter((j._q > 0) & (j._before <= j._w_target) & (j._w_target < j._after))
         parts.append(j.select(_x_tid=j.ticket_id, _x_metric=j._w_metric, _x_c=j._c + (j._w_target - j._before),
