@@ -79,6 +79,8 @@ def _seed(url: str) -> None:
                 currency="BRL", mrr=arr / 12, arr=arr, health_score=health, health_band=band, churn_risk=risk,
                 clv=arr * 3 if arr else None, open_tickets=2 if account_id == "A1" else 0, drivers=drivers,
                 attributes={"active_users_30d": 17} if account_id == "A1" else {},
+                # the stored sort key of the risk list (the recompute writes ARR × risk, 0 when unknown)
+                **({"arr_at_risk": arr * (risk or 0.0)} if hasattr(AccountSnapshot, "arr_at_risk") else {}),
             ))
         # NRR: Jan 1.02, Feb 1.05 (CI 0.98–1.12), Mar still open (partial) → the card shows Feb, +3 points vs Jan.
         for month, value, low, high, partial in ((1, 1.02, None, None, False), (2, 1.05, 0.98, 1.12, False),
@@ -115,6 +117,7 @@ def _seed(url: str) -> None:
         for role in ("admin", "manager", "csm", "support", "viewer"):
             create_user(s, f"{role}@example.com", role, password=PASSWORD, locale="en")
         create_user(s, "pt@example.com", "viewer", password=PASSWORD, locale="pt-BR")
+        create_user(s, "locked@example.com", "manager", password=PASSWORD, locale="en")  # the rate-limit test's
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +188,8 @@ def test_login_without_the_form_token_is_refused(client: TestClient) -> None:
 
 def test_login_is_rate_limited_after_five_failures(client: TestClient) -> None:
     for _ in range(5):
-        assert login(client, "manager@example.com", "nope nope nope").status_code == 401
-    blocked = login(client, "manager@example.com", PASSWORD)  # even the right password waits
+        assert login(client, "locked@example.com", "nope nope nope").status_code == 401
+    blocked = login(client, "locked@example.com", PASSWORD)  # even the right password waits
     assert blocked.status_code == 429
     assert int(blocked.headers["retry-after"]) > 0
     assert "Too many failed attempts" in blocked.text
@@ -205,12 +208,12 @@ def test_login_only_follows_local_next_paths(client: TestClient) -> None:
 def test_portfolio_cards_and_risk_list_in_english(client: TestClient) -> None:
     login(client, "viewer@example.com")
     html = client.get("/portfolio").text
-    # NRR card: the newest complete period (Feb) = 105.0 %, interval 98.0 %–112.0 %, change 1.05 − 1.02 = +3.0 %
+    # NRR card: the newest complete period (Feb) = 105.0 %, interval 98.0 %–112.0 %, change 1.05 − 1.02 = +3.0 pp
     card = html[html.index('data-metric="nrr"'):]
     card = card[: card.index("</div>\n</div>") if "</div>\n</div>" in card else 2000]
     assert "105.0%" in card
     assert "98.0% – 112.0%" in card
-    assert "+3.0%" in card
+    assert "+3.0 pp" in card
     # accounts at risk ordered by ARR × risk: Acme 60 000, Gama 45 000, Beta 20 000 (Delta pays nothing)
     risk = html[html.index('id="at-risk"'):]
     order = [risk.index(name) for name in ("Acme", "Gama", "Beta")]
@@ -230,6 +233,7 @@ def test_portuguese_user_gets_portuguese_labels_and_numbers(client: TestClient) 
     assert "<h1>Carteira</h1>" in html
     assert "Contas em risco" in html
     assert "105,0%" in html
+    assert "+3,0 p.p." in html
     assert f"R${NBSP}60.000" in html
     assert "Dados de 31 de mar. de 2026" in html
 

@@ -1,9 +1,10 @@
 """The web app in a real browser: Playwright driving Debian's Chromium against ``sinergia serve`` on a demo workspace.
 
-The workspace is built the way a user builds it: ``sinergia demo``, ``sinergia recompute``, ``sinergia user
-create``, then ``sinergia serve`` in a subprocess on a free port. Screenshots go to
-``test-artifacts/screenshots/``. Never run ``playwright install``: the browser is ``/usr/bin/chromium``
-(``apt-get install chromium``; ``scripts/test.sh`` installs it in CI, where these tests must not skip).
+The workspace is built the way a user builds it: ``sinergia demo``, ``sinergia health history`` (one day),
+``sinergia recompute``, ``sinergia user create``, then ``sinergia serve`` in a subprocess on a free port.
+Screenshots go to ``test-artifacts/screenshots/``. Never run ``playwright install``: the browser is
+``/usr/bin/chromium`` (``apt-get install chromium``; ``scripts/test.sh`` installs it in CI, where these tests
+must not skip).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _require_browser()
     ws = tmp_path_factory.mktemp("browser") / "demo"
     _sinergia("demo", "--workspace", str(ws), "--accounts", "40", "--seed", "7")
+    _sinergia("health", "history", "--workspace", str(ws), "--from", AS_OF, "--to", AS_OF)
     _sinergia("recompute", "--workspace", str(ws), "--as-of", AS_OF)
     for email, locale in (("en@demo.local", "en"), ("pt@demo.local", "en"), ("csv@demo.local", "en")):
         _sinergia("user", "create", "--workspace", str(ws), "--email", email, "--role", "manager",
@@ -177,6 +179,8 @@ def test_login_portfolio_customer_and_table_sort(page: Any) -> None:
     assert re.fullmatch(r"\d{1,3}(,\d{3})*\.\d%", nrr), nrr  # e.g. 98.7% (en)
     page.wait_for_selector("#health-distribution-plot[data-drawn='1']")  # plotly.js, served by the app, drew it
     assert page.locator("#health-distribution-plot .main-svg").count() > 0
+    bands = page.locator("#health-bands tbody tr td:first-child").all_inner_texts()
+    assert set(bands) & {"green", "yellow", "red"}, bands  # the demo's health scorecard bands
     _shot(page, "portfolio-en")
 
     page.goto("/accounts?sort=arr&order=desc")
@@ -199,6 +203,8 @@ def test_login_portfolio_customer_and_table_sort(page: Any) -> None:
     assert page.locator("h1").inner_text().startswith(first_name)
     for section in ("#tickets", "#surveys", "#journey", "#notes", "#card-arr"):
         assert page.locator(section).count() == 1, section
+    # the health score's reasons: the scorecard's measures with the points each lost
+    assert page.locator("#reasons-health tbody tr").count() >= 3
     if page.locator("#revenue-history-plot").count():
         page.wait_for_selector("#revenue-history-plot[data-drawn='1']")
     _shot(page, "customer-360-en")

@@ -119,8 +119,7 @@ def _card(name: str, points: Sequence[Any], locale: str) -> dict[str, Any] | Non
         "period_start": chosen.period_start if chosen else None,
         "partial": chosen.partial if chosen else False,
         "change": change,
-        # a change of a ratio is in percentage points: shown with the ratio's format
-        "change_unit": metric.unit,
+        # a change of a ratio is shown in percentage points (pp)
         "trend_class": trend_class,
         "spark": charts.time_series(points, unit=metric.unit, locale=locale, name=name, height=70, compact=True),
     }
