@@ -119,6 +119,9 @@ def create_app(
     from .routes import api_router
 
     app.include_router(api_router, prefix=API_PREFIX)
+    from sinergia.surveys.http import mount as mount_surveys
+
+    mount_surveys(app)  # /s/{token} and the survey webhook: public by design (token / signature)
     if mount_web:
         _mount_web(app)
     return app

@@ -14,6 +14,7 @@ from sinergia.metrics.settings import MetricSettings
 from sinergia.models.segments import SegmentSettings
 from sinergia.models.signals import SignalSettings
 from sinergia.scores.config import Scorecard, check_scorecards
+from sinergia.surveys.config import SurveySettings
 
 CONFIG_FILE = "sinergia.yaml"
 
@@ -46,6 +47,7 @@ class WorkspaceConfig(BaseModel):
     )
     signals: SignalSettings = Field(default_factory=SignalSettings, description="Expansion signal rules.")
     segments: SegmentSettings = Field(default_factory=SegmentSettings, description="Loyalty tiers, personas.")
+    surveys: SurveySettings = Field(default_factory=SurveySettings, description="Surveys (docs/surveys.md).")
 
     @field_validator("timezone")
     @classmethod
