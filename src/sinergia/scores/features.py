@@ -36,7 +36,7 @@ def window_context(
 ) -> MetricContext:
     """A metric context with one period: the ``days`` days ending with ``as_of`` (cut-off excluded)."""
     end = cutoff(as_of)
-    return MetricContext(source, as_of, [Period(end - dt.timedelta(days=days), end, False)], settings, currency, None)
+    return MetricContext(source, as_of, [Period(end - dt.timedelta(days=days), end, False)], settings, currency)
 
 
 def _per_account(metric: Metric, ctx: MetricContext) -> pd.DataFrame:
