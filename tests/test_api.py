@@ -163,7 +163,7 @@ def test_accounts_sort_filter_paginate(env: Env) -> None:
     page = client.get("/api/v1/accounts", params={"sort": "-arr", "limit": 7}).json()
     with transaction(env.url) as s:
         everything = s.scalars(select(AccountSnapshot).where(AccountSnapshot.as_of == AS_OF)).all()
-        expected = sorted(everything, key=lambda a: (-a.arr, a.account_id))
+        expected = sorted(everything, key=lambda a: (a.arr, a.account_id), reverse=True)  # ties: id, descending
     assert page["total"] == len(everything) == 30
     assert [a["account_id"] for a in page["items"]] == [a.account_id for a in expected[:7]]
     second = client.get("/api/v1/accounts", params={"sort": "-arr", "limit": 7, "offset": 7}).json()

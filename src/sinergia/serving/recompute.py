@@ -225,6 +225,7 @@ def _snapshot_rows(ws: Workspace, source: TableSource, as_of: dt.date) -> list[d
                 "health_trend": _clean(health.get("trend")),
                 "churn_risk": _float(risk.get("value")),
                 "clv": _float(clv.get("value")),
+                "arr_at_risk": round(12 * month * (_float(risk.get("value")) or 0.0), 2),
                 "open_tickets": open_by_account.get(account_id, 0),
                 "drivers": drivers,
                 "attributes": {**extra, "source": source_attributes or {}},
@@ -524,4 +525,20 @@ def recompute(
             )
         )
     report.seconds["write"] = round(time.perf_counter() - t0, 3)
+    _refresh_statistics(store_url or ws.store_url)
     return report
+
+
+def _refresh_statistics(url: str) -> None:
+    """Refresh the query planner's statistics on the tables just rewritten (SQLite's planner picks the
+    sort index of the account list only with them). Outside the write transaction; readers are unaffected."""
+    from sqlalchemy import text
+
+    from sinergia.store.db import store_engine
+
+    with store_engine(url).begin() as con:
+        if con.dialect.name == "sqlite":
+            con.execute(text("ANALYZE account_snapshots"))
+            con.execute(text("ANALYZE metric_points"))
+        else:
+            con.execute(text("ANALYZE account_snapshots, metric_points"))

@@ -127,7 +127,14 @@ class AccountSnapshot(Base):
     __tablename__ = "account_snapshots"
     __table_args__ = (
         UniqueConstraint("as_of", "account_id", name="uq_account_snapshots_as_of_account"),
-        Index("ix_account_snapshots_as_of_arr", "as_of", "arr"),
+        # each sort of the account list walks an index; ties break on account_id in the same direction
+        Index("ix_account_snapshots_sort_arr", "as_of", "arr", "account_id"),
+        Index("ix_account_snapshots_sort_arr_at_risk", "as_of", "arr_at_risk", "account_id"),
+        Index("ix_account_snapshots_sort_churn_risk", "as_of", "churn_risk", "account_id"),
+        Index("ix_account_snapshots_sort_health", "as_of", "health_score", "account_id"),
+        Index("ix_account_snapshots_segment", "as_of", "segment"),
+        Index("ix_account_snapshots_owner", "as_of", "owner"),
+        Index("ix_account_snapshots_band", "as_of", "health_band", "arr"),  # covers the health distribution
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -149,6 +156,8 @@ class AccountSnapshot(Base):
     health_trend: Mapped[str | None] = mapped_column(String(20))
     churn_risk: Mapped[float | None] = mapped_column(Float)
     clv: Mapped[float | None] = mapped_column(Float)
+    #: ARR × churn risk (0 when the risk is unknown): what the risk list sorts by .
+    arr_at_risk: Mapped[float] = mapped_column(Float, nullable=False, default=0.0, server_default="0")
     open_tickets: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     drivers: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)

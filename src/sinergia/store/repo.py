@@ -49,9 +49,10 @@ ACCOUNT_SORTS: dict[str, Any] = {
     "clv": AccountSnapshot.clv,
     "renewal_at": AccountSnapshot.renewal_at,
     "open_tickets": AccountSnapshot.open_tickets,
-    "arr_at_risk": AccountSnapshot.arr * func.coalesce(AccountSnapshot.churn_risk, 0.0),
+    "arr_at_risk": AccountSnapshot.arr_at_risk,
 }
 MAX_PAGE = 500
+_NOT_NULL_SORTS = frozenset({"account_id", "mrr", "arr", "arr_at_risk", "open_tickets"})
 
 
 class NotFound(UsageError):
@@ -137,7 +138,8 @@ def _account_conditions(flt: AccountFilter) -> list[ColumnElement[bool]]:
     if flt.min_churn_risk is not None:
         conditions.append(AccountSnapshot.churn_risk >= flt.min_churn_risk)
     if flt.paying is not None:
-        conditions.append(AccountSnapshot.mrr > 0 if flt.paying else AccountSnapshot.mrr <= 0)
+        # ARR = 12 x MRR; the ARR column is in the (as_of, arr, account_id) index, so counts stay index-only
+        conditions.append(AccountSnapshot.arr > 0 if flt.paying else AccountSnapshot.arr <= 0)
     return conditions
 
 
@@ -151,17 +153,30 @@ def list_accounts(
     offset: int = 0,
 ) -> Page[AccountSnapshot]:
     """One page of account snapshots. ``sort`` is a key of :data:`ACCOUNT_SORTS`, ``-`` for descending;
-    ties break on account id so pages are stable."""
+    ties break on account id (in the same direction) so pages are stable; nulls come last."""
     day = _as_of(session, as_of)
     key = sort.lstrip("-")
     if key not in ACCOUNT_SORTS:
         raise UsageError(f"cannot sort by '{key}'; choose one of: {', '.join(ACCOUNT_SORTS)}")
     column = ACCOUNT_SORTS[key]
-    ordering = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
+    descending = sort.startswith("-")
+    # ties break on account_id in the sort's direction, so (as_of, column, account_id) indexes serve it;
+    # nullable columns put nulls last explicitly (SQLite and PostgreSQL disagree on the default)
+    if key in _NOT_NULL_SORTS:
+        ordering = (
+            [column.desc(), AccountSnapshot.account_id.desc()]
+            if descending
+            else [column.asc(), AccountSnapshot.account_id.asc()]
+        )
+    else:
+        ordering = [
+            column.desc().nulls_last() if descending else column.asc().nulls_last(),
+            AccountSnapshot.account_id.desc() if descending else AccountSnapshot.account_id.asc(),
+        ]
     query = (
         select(AccountSnapshot)
         .where(AccountSnapshot.as_of == day, *_account_conditions(flt or AccountFilter()))
-        .order_by(ordering, AccountSnapshot.account_id)
+        .order_by(*ordering)
     )
     items, total = _page(session, query, limit, offset)
     return Page(items, total, limit, offset)
@@ -193,7 +208,7 @@ def health_distribution(session: Session, *, as_of: dt.date | None = None) -> di
     band = func.coalesce(AccountSnapshot.health_band, "unscored")
     rows = session.execute(
         select(band, func.count(), func.coalesce(func.sum(AccountSnapshot.arr), 0.0))
-        .where(AccountSnapshot.as_of == day, AccountSnapshot.mrr > 0)
+        .where(AccountSnapshot.as_of == day, AccountSnapshot.arr > 0)
         .group_by(band)
     ).all()
     return {str(b): {"accounts": int(n), "arr": float(arr)} for b, n, arr in rows}

@@ -15,6 +15,16 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
+SNAPSHOT_INDEXES = {
+    "ix_account_snapshots_sort_arr": ["as_of", "arr", "account_id"],
+    "ix_account_snapshots_sort_arr_at_risk": ["as_of", "arr_at_risk", "account_id"],
+    "ix_account_snapshots_sort_churn_risk": ["as_of", "churn_risk", "account_id"],
+    "ix_account_snapshots_sort_health": ["as_of", "health_score", "account_id"],
+    "ix_account_snapshots_segment": ["as_of", "segment"],
+    "ix_account_snapshots_owner": ["as_of", "owner"],
+    "ix_account_snapshots_band": ["as_of", "health_band", "arr"],
+}
+
 
 def upgrade() -> None:
     op.create_table(
@@ -53,6 +63,7 @@ def upgrade() -> None:
         sa.Column("health_trend", sa.String(length=20), nullable=True),
         sa.Column("churn_risk", sa.Float(), nullable=True),
         sa.Column("clv", sa.Float(), nullable=True),
+        sa.Column("arr_at_risk", sa.Float(), nullable=False, server_default="0"),
         sa.Column("open_tickets", sa.Integer(), nullable=False),
         sa.Column("drivers", sa.JSON(), nullable=False),
         sa.Column("attributes", sa.JSON(), nullable=False),
@@ -61,7 +72,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("account_snapshots", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_account_snapshots_account_id"), ["account_id"], unique=False)
-        batch_op.create_index("ix_account_snapshots_as_of_arr", ["as_of", "arr"], unique=False)
+        # each sort of the account list walks an index; ties break on account_id in the same direction
+        for name, columns in SNAPSHOT_INDEXES.items():
+            batch_op.create_index(name, columns, unique=False)
 
     op.create_table(
         "login_attempts",
@@ -240,7 +253,8 @@ def downgrade() -> None:
 
     op.drop_table("login_attempts")
     with op.batch_alter_table("account_snapshots", schema=None) as batch_op:
-        batch_op.drop_index("ix_account_snapshots_as_of_arr")
+        for name in SNAPSHOT_INDEXES:
+            batch_op.drop_index(name)
         batch_op.drop_index(batch_op.f("ix_account_snapshots_account_id"))
 
     op.drop_table("account_snapshots")
