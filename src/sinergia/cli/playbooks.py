@@ -218,3 +218,46 @@ def loop_metrics_cmd(
     from sinergia.workspace import open_workspace
 
     print_json(loop_metrics(open_workspace(workspace).store_url, _date(start), _date(end)))
+
+
+@app.command()
+def effect(
+    playbook: Annotated[str, typer.Option("--playbook", "-p", help="Playbook id (with a 'holdout' share).")],
+    workspace: WorkspaceOpt = None,
+    horizon: Annotated[int, typer.Option("--horizon", min=1, help="Days after the first firing to look at.")] = 90,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Last day with data (default: today UTC); firings whose horizon ends later are left out.")
+    ] = None,
+    min_group: Annotated[int, typer.Option("--min-group", min=1,
+                                           help="Refuse with fewer observable accounts in either group.")] = 10,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Does the play work? Churn and expansion of treated vs held-out accounts after their first firing.
+
+    Churned: paying when fired, MRR 0 at fired + horizon. Expanded: a higher MRR then. The difference
+    (treated − held out) has a 95 % Newcombe hybrid score interval (from Wilson intervals). Needs
+    'holdout: 0.1' (or another share) on the playbook in playbooks.yaml; see docs/playbooks.md.
+
+    Example: sinergia playbooks effect -w ./acme --playbook renewal_red_health --horizon 90
+    """
+    from sinergia.playbooks.effect import play_effect
+    from sinergia.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    report = play_effect(ws, playbook, horizon_days=horizon, end=_date(as_of) if as_of else None,
+                         min_group=min_group)
+    if fmt is Format.json:
+        print_json(report.as_dict())
+        return
+    rows = []
+    for outcome in ("churn", "expansion"):
+        treated, control = report.groups["treated"][outcome], report.groups["held_out"][outcome]
+        diff = report.differences[outcome]
+        rows.append({"outcome": outcome, "treated": f"{treated['events']}/{treated['accounts']}",
+                     "treated_rate": round(treated["rate"], 4),
+                     "held_out": f"{control['events']}/{control['accounts']}",
+                     "held_out_rate": round(control["rate"], 4), "difference": round(diff["difference"], 4),
+                     "ci_low": round(diff["ci_low"], 4), "ci_high": round(diff["ci_high"], 4)})
+    print_rows(rows, fmt, title=f"{playbook}: {horizon} days after the first firing (up to {report.end})")
+    if fmt is Format.table:
+        console.print(f"95 % interval of the difference: {report.method}. Left out: {report.excluded}.")

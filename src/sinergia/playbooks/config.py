@@ -306,6 +306,9 @@ class Playbook(_Strict):
     actions: list[Action] = Field(min_length=1)
     cooldown_days: int = Field(0, ge=0, description="No new firing for the same account within this many days.")
     frequency: Frequency | None = None
+    holdout: float = Field(0.0, ge=0.0, lt=1.0, description=(
+        "Share of accounts held out at random (deterministic hash of playbook and account): their firings are "
+        "stored but the actions do not run, so 'sinergia playbooks effect' can compare treated and held out."))
     builtin: bool = False
 
     @field_validator("id")

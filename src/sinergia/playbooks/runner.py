@@ -72,11 +72,12 @@ class Firing:
     inputs: dict[str, Any]
     actions: list[dict[str, Any]] = field(default_factory=list)
     firing_id: int | None = None
+    held_out: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"playbook": self.playbook_id, "account_id": self.account_id, "as_of": self.as_of.isoformat(),
                 "trigger": self.trigger_kind, "reason": self.reason, "actions": self.actions,
-                "firing_id": self.firing_id, "inputs": self.inputs}
+                "firing_id": self.firing_id, "held_out": self.held_out, "inputs": self.inputs}
 
 
 @dataclass
@@ -486,6 +487,20 @@ def _guard(playbook: Playbook, account_id: str, as_of: dt.date,
     return None
 
 
+# -- holdout ----------------------------------------------------------------------------------------------
+def holdout_draw(playbook_id: str, account_id: str) -> float:
+    """A uniform number in [0, 1) fixed by (playbook, account): the first 8 bytes of
+    SHA-256("<playbook>:<account>") divided by 2⁶⁴. The same account stays in (or out of) a playbook's
+    holdout on every run, and different playbooks draw independently."""
+    digest = hashlib.sha256(f"{playbook_id}:{account_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def is_held_out(playbook: Playbook, account_id: str) -> bool:
+    """True when the account is in the playbook's random holdout (draw < ``holdout``); never for a portfolio."""
+    return playbook.holdout > 0 and account_id != "" and holdout_draw(playbook.id, account_id) < playbook.holdout
+
+
 # -- actions ----------------------------------------------------------------------------------------------
 class _Blank:
     def __format__(self, spec: str) -> str:
@@ -663,6 +678,10 @@ def _act(session: Session, firing: Firing, playbook: Playbook, values: dict[str,
     return results
 
 
+_HELD_OUT: list[dict[str, Any]] = [{"kind": "holdout", "result": "not executed",
+                                     "why": "account in the playbook's random holdout (control group)"}]
+
+
 def _planned(playbook: Playbook) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for action in playbook.actions:
@@ -724,7 +743,7 @@ def run_playbooks(workspace: Workspace, as_of: dt.date, *, dry_run: bool = False
             session = Session(engine)
         for playbook in active:
             counts = {"triggered": 0, "passed_conditions": 0, "fired": 0, "already_fired_today": 0,
-                      "cooldown": 0, "frequency": 0}
+                      "cooldown": 0, "frequency": 0, "held_out": 0}
             report.counts[playbook.id] = counts
             try:
                 hits = evaluate_trigger(ctx, playbook)
@@ -757,10 +776,17 @@ def run_playbooks(workspace: Workspace, as_of: dt.date, *, dry_run: bool = False
                 reason = hit["reason"]
                 if checks:
                     reason += "; " + "; ".join(c.removesuffix(": yes") for c in checks)
-                firing = Firing(playbook.id, account_id, as_of, playbook.trigger.kind, reason, inputs)
+                held_out = is_held_out(playbook, account_id)
+                if playbook.holdout > 0:
+                    inputs["holdout"] = {"share": playbook.holdout, "held_out": held_out,
+                                         "draw": round(holdout_draw(playbook.id, account_id), 6)}
+                firing = Firing(playbook.id, account_id, as_of, playbook.trigger.kind, reason, inputs,
+                                held_out=held_out)
                 report.firings.append(firing)
+                if held_out:
+                    counts["held_out"] += 1
                 if dry_run or session is None:
-                    firing.actions = _planned(playbook)
+                    firing.actions = _HELD_OUT if held_out else _planned(playbook)
                     continue
                 values = {**snapshot, "account_name": snapshot.get("name") or account_id,
                           "playbook": playbook.id, "reason": reason, "as_of": as_of.isoformat()}
@@ -806,11 +832,12 @@ def _store_firing(session: Session, firing: Firing, playbook: Playbook, values: 
     session.add(row)
     session.flush()
     firing.firing_id = row.id
-    firing.actions = _act(session, firing, playbook, values, locale, playbooks, contacts)
+    firing.actions = (list(_HELD_OUT) if firing.held_out
+                      else _act(session, firing, playbook, values, locale, playbooks, contacts))
     row.actions = firing.actions
     audit(session, actor, "playbook.fire", f"playbook:{playbook.id}",
           {"firing_id": row.id, "account_id": firing.account_id, "as_of": firing.as_of.isoformat(),
-           "reason": firing.reason})
+           "reason": firing.reason, "held_out": firing.held_out})
 
 
 def why(store_url: str, firing_id: int) -> dict[str, Any]:
