@@ -135,6 +135,15 @@ def _add_text() -> None:
 
 _add_text()
 
+
+def _add_survey() -> None:
+    from sinergia.cli.survey import app as survey_app
+
+    app.add_typer(survey_app, name="survey")
+
+
+_add_survey()
+
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option(
