@@ -98,7 +98,7 @@ def test_send_deliver_answer_throttle_link_rate(tmp_path: Path, smtp: tuple[_Col
         mails = [email.message_from_bytes(m, policy=email.policy.default) for m in collector.messages]
         by_to = {str(m["To"]): m for m in mails}
         assert set(by_to) == {"ana@acme.com", "bob@acme.com"}
-        body = by_to["ana@acme.com"].get_content()  # type: ignore[attr-defined]
+        body = by_to["ana@acme.com"].get_content()
         assert str(by_to["ana@acme.com"]["Subject"]) == "Acme CX: sua opinião em um minuto"
         link = re.search(r"https://cx\.example\.com/s/(\S+)", body)
         assert link is not None, body
