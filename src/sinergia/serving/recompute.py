@@ -35,7 +35,7 @@ from typing import Any
 
 import ibis
 import pandas as pd
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from sinergia.errors import UsageError
@@ -501,6 +501,8 @@ def recompute(
     say("writing")
     t0 = time.perf_counter()
     with transaction(store_url or ws.store_url) as session:
+        if session.get_bind().dialect.name == "postgresql":  # two recomputes at once: the second waits
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext('sinergia.recompute'))"))
         session.execute(delete(AccountSnapshot).where(AccountSnapshot.as_of == as_of))
         session.execute(delete(MetricPoint).where(MetricPoint.as_of == as_of))
         session.execute(delete(AccountEvent).where(AccountEvent.as_of == as_of))
@@ -532,8 +534,6 @@ def recompute(
 def _refresh_statistics(url: str) -> None:
     """Refresh the query planner's statistics on the tables just rewritten (SQLite's planner picks the
     sort index of the account list only with them). Outside the write transaction; readers are unaffected."""
-    from sqlalchemy import text
-
     from sinergia.store.db import store_engine
 
     with store_engine(url).begin() as con:
