@@ -124,6 +124,9 @@ def create_app(
     mount_surveys(app)  # /s/{token} and the survey webhook: public by design (token / signature)
     if mount_web:
         _mount_web(app)
+    from .scheduler import install_scheduler
+
+    install_scheduler(app)  # playbook schedules + outbox delivery in the background; off unless enabled
     return app
 
 

@@ -26,6 +26,10 @@ def recompute(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output: table for people, json/csv for scripts.")] = (
         Format.table
     ),
+    playbooks: Annotated[bool, typer.Option(
+        "--playbooks/--no-playbooks",
+        help="Then evaluate the playbooks as of the same date (tasks, messages, firings; see docs/playbooks.md).",
+    )] = True,
 ) -> None:
     """Recompute the serving store for one as-of date: account snapshots, 24 months of every metric (overall
     and by segment), score history and the journey timeline.
@@ -48,10 +52,23 @@ def recompute(
     ws = open_workspace(workspace)
     upgrade_store(ws.store_url)
     report = run(ws, day, metrics=metric, actor=f"cli:{getpass.getuser()}")
+    fired = None
+    if playbooks:
+        from sinergia.playbooks.runner import run_playbooks
+
+        fired = run_playbooks(ws, day, actor=f"recompute:cli:{getpass.getuser()}")
     if fmt is Format.json:
-        print_json(report.as_dict())
+        out = report.as_dict()
+        if fired is not None:
+            out["playbooks"] = {"counts": fired.summary(), "firings": len(fired.firings), "warnings": fired.warnings}
+        print_json(out)
         return
     rows = [{"table": k, "rows": v, "seconds": report.seconds.get(k, 0.0)} for k, v in report.counts.items()]
     print_rows(rows, fmt, title=f"Recomputed as of {day.isoformat()}")
     if fmt is Format.table:
         console.print(f"Written in {report.seconds.get('write', 0.0):.2f} s (one transaction).")
+    if fired is not None and fmt is Format.table:
+        console.print(f"Playbooks as of {day.isoformat()}: {len(fired.firings)} firings "
+                      "('sinergia playbooks run --dry-run' lists them; --no-playbooks skips this step).")
+        for warning in fired.warnings:
+            console.print(f"[yellow]warning:[/yellow] {warning}")

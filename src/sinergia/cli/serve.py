@@ -22,6 +22,10 @@ def serve(
     ),
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    scheduler_seconds: Annotated[float, typer.Option(
+        "--scheduler-seconds", min=0,
+        help="Every this many seconds run due schedule-triggered playbooks (once a day), escalate feedback cases "
+             "and deliver the outbox, in a background thread. 0 = off.")] = 60.0,
 ) -> None:
     """Serve the app: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json) and the web pages.
 
@@ -34,5 +38,6 @@ def serve(
     from sinergia.api import create_app
 
     app = create_app(workspace)
+    app.state.scheduler_seconds = scheduler_seconds
     console.print(f"Sinergia on http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
