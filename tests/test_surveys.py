@@ -292,3 +292,31 @@ def test_webhook_signature_good_and_bad(ws: Workspace, monkeypatch: pytest.Monke
 def test_routes_registered_as_public(ws: Workspace) -> None:
     app = create_app(ws)
     assert {"/s/{token}", "/api/v1/surveys/webhook"} <= app.state.public_paths
+
+
+def test_migration_0004_matches_the_models(tmp_path: Path) -> None:
+    """Alembic's autogenerate finds nothing to change in the survey tables after upgrading to head."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from sinergia.store.migrate import upgrade_store
+    from sinergia.store.models import Base
+    from sinergia.store.survey_models import SurveyDefinition, SurveyInvitation
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    upgrade_store(url)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        engine.dispose()
+    ours = {SurveyDefinition.__tablename__, SurveyInvitation.__tablename__}
+
+    def touches(item: Any) -> bool:
+        flat = item if isinstance(item, tuple) else (item,)
+        text = repr(flat)
+        return any(name in text for name in ours)
+
+    assert [d for d in diff if touches(d)] == []

@@ -54,6 +54,10 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+class AnswerQuarantined(InputError):
+    """The ingestion loader put the answer's row in quarantine (the reasons are in the message)."""
+
+
 class InvitationState(UsageError):
     """A token whose invitation cannot take an answer: ``reason`` is invalid, expired or answered."""
 
@@ -373,7 +377,7 @@ def _check_landed(workspace: Workspace, report: ImportReport) -> None:
 
         reasons = sorted({str(q.get("reason") or q.get("error") or q)
                           for q in quarantine_rows(workspace, import_id=report.import_id, limit=20)})
-        raise InputError(f"the answer was quarantined by ingestion (import {report.import_id}): "
+        raise AnswerQuarantined(f"the answer was quarantined by ingestion (import {report.import_id}): "
                          + "; ".join(reasons))
 
 
@@ -522,7 +526,8 @@ def response_rate(session: Session, *, survey: str | None = None, start: dt.date
     }
 
 
-__all__ = ["CHANNELS", "LOCALES", "Answer", "ExternalAnswer", "InvitationState", "InviteReport", "InviteResult",
+__all__ = ["CHANNELS", "LOCALES", "Answer", "AnswerQuarantined", "ExternalAnswer", "InvitationState", "InviteReport",
+           "InviteResult",
            "answer_external", "answer_invitation", "create_definition", "get_definition", "invite",
            "open_invitation", "read_contacts_file", "resolve_contacts", "response_rate", "sync_definitions",
            "write_responses"]

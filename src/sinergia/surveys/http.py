@@ -110,6 +110,8 @@ async def survey_answer(request: Request, token: str) -> HTMLResponse:
                 core.answer_invitation(session, ws, token, score, comment, locale=lang)
             except core.InvitationState as state:
                 return _message(state.reason, lang or ws.config.locale)
+            except core.AnswerQuarantined:
+                return _page("survey_message.html", lang or ws.config.locale, 422, kind="failed")
             except InputError:
                 return _show(request, token, lang, "choose", comment)
             except SinergiaError:
