@@ -190,6 +190,14 @@ def test_account_360(env: Env) -> None:
     assert body["account"]["arr"] == pytest.approx(12 * body["account"]["mrr"])
     assert {e["stage"] for e in body["events"]} <= {"before", "during", "after"} and body["events"]
     assert [s["score"] for s in body["scores"]] == ["churn_risk"]
+    for stage in ("before", "during", "after"):
+        staged = client.get("/api/v1/accounts/acc_000003/events", params={"stage": stage}).json()
+        assert staged == [e for e in body["events"] if e["stage"] == stage]
+    assert client.get("/api/v1/accounts/acc_000003/events", params={"stage": "later"}).status_code == 400
+    bands = client.get("/api/v1/portfolio/health").json()
+    with transaction(env.url) as s:
+        paying = [a for a in s.scalars(select(AccountSnapshot).where(AccountSnapshot.as_of == AS_OF)) if a.arr > 0]
+    assert bands == {"unscored": {"accounts": len(paying), "arr": pytest.approx(sum(a.arr for a in paying))}}
     missing = client.get("/api/v1/accounts/nope")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
