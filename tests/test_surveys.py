@@ -320,3 +320,76 @@ def test_migration_0004_matches_the_models(tmp_path: Path) -> None:
         return any(name in text for name in ours)
 
     assert [d for d in diff if touches(d)] == []
+
+
+def test_two_simultaneous_submissions_store_one_answer(ws: Workspace) -> None:
+    """Both requests pass the token check; the conditional claim lets exactly one write the canonical row."""
+    import threading
+
+    token = _invite_one(ws, "c1")
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def submit(score: float) -> None:
+        with session_factory(ws.store_url)() as session:
+            barrier.wait()
+            try:
+                core.answer_invitation(session, ws, token, score, None)
+                outcomes.append("stored")
+            except core.InvitationState as state:
+                outcomes.append(state.reason)
+
+    threads = [threading.Thread(target=submit, args=(s,)) for s in (9.0, 2.0)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(outcomes) == ["answered", "stored"]
+    rows = responses(ws)
+    assert len(rows) == 1 and rows[0]["score"] in (9.0, 2.0)
+
+
+def test_webhook_signed_by_the_reference_library(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request signed by the Standard Webhooks reference implementation (as another tool would) is accepted."""
+    from standardwebhooks import Webhook
+
+    monkeypatch.setenv("TEST_SURVEY_WEBHOOK_SECRET", SECRET)
+    body = json.dumps({"response_id": "ext-77", "survey": "ces", "score": 6, "contact_id": "c1",
+                       "touchpoint": "checkout", "journey_stage": "during", "channel": "web"})
+    now = dt.datetime.now(dt.UTC)
+    signature = Webhook(SECRET).sign("msg_ref_1", now, body)
+    headers = {"webhook-id": "msg_ref_1", "webhook-timestamp": str(int(now.timestamp())),
+               "webhook-signature": signature, "content-type": "application/json"}
+    answer = TestClient(create_app(ws)).post("/api/v1/surveys/webhook", content=body.encode(), headers=headers)
+    assert answer.status_code == 201, answer.text
+    row = responses(ws)[0]
+    # a bare kind: CES default scale 1-7, touchpoint and stage from the body
+    assert (row["response_id"], row["survey"], row["score"], row["scale_min"], row["scale_max"]) == (
+        "ext_ext-77", "ces", 6.0, 1, 7)
+    assert (row["touchpoint"], row["journey_stage"], row["channel"]) == ("checkout", "during", "web")
+
+
+def test_invitations_and_answers_on_postgres(tmp_path: Path, postgres_server: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The serving store on PostgreSQL (SINERGIA_DATABASE_URL): migration 0004, throttling, single-use answer."""
+    url = postgres_server.database()
+    monkeypatch.setenv("SINERGIA_DATABASE_URL", url)
+    monkeypatch.delenv(tokens.ENV_VAR, raising=False)
+    workspace = make_workspace(tmp_path)
+    assert workspace.store_url == url
+    try:
+        token = _invite_one(workspace, "c4", channel="email")
+        people = core.resolve_contacts(workspace, rows=[{"contact_id": "c4"}])
+        with session_factory(url)() as session:
+            again = core.invite(session, workspace, "csat_support", people)
+            session.commit()
+        assert again.results[0].reason.startswith("throttled: invited on ")
+        client = TestClient(create_app(workspace))
+        assert client.post(f"/s/{token}", data={"score": "6", "lang": "en"}).status_code == 200
+        assert client.post(f"/s/{token}", data={"score": "7", "lang": "en"}).status_code == 409
+        rows = responses(workspace)
+        assert [(r["contact_id"], r["score"], r["channel"]) for r in rows] == [("c4", 6.0, "email")]
+        with session_factory(url)() as session:
+            assert core.response_rate(session)["response_rate"] == 1.0
+    finally:
+        dispose_engine(url)
