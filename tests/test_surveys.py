@@ -232,6 +232,15 @@ def test_public_page_answer_lands_in_survey_responses(ws: Workspace) -> None:
         rate = core.response_rate(session, survey="nps_onboarding")
     assert (rate["sent"], rate["answered"], rate["response_rate"]) == (1, 1, 1.0)
 
+    # the metrics registry reads the answer like any imported one: one promoter of one answer → NPS = 100 × 1/1
+    from sinergia import metrics
+
+    today = dt.datetime.now(dt.UTC).date()
+    values = metrics.compute(ws, ["nps", "survey_response_rate"], as_of=today).set_index("metric")
+    assert values.loc["nps", "value"] == 100.0 and values.loc["nps", "n"] == 1
+    # the documented gap: only answers reach survey_responses, so the registry's rate reads 1 / 1
+    assert values.loc["survey_response_rate", "value"] == 1.0
+
 
 def test_invalid_and_expired_links(ws: Workspace) -> None:
     client = TestClient(create_app(ws))
