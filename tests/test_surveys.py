@@ -402,3 +402,13 @@ def test_invitations_and_answers_on_postgres(tmp_path: Path, postgres_server: An
             assert core.response_rate(session)["response_rate"] == 1.0
     finally:
         dispose_engine(url)
+
+
+def test_secret_file_created_once_by_racing_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.delenv(tokens.ENV_VAR, raising=False)
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: tokens.secret_for(tmp_path), range(16)))
+    assert len(keys) == 1 and len(next(iter(keys))) == 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]  # no temporary file left behind

@@ -9,6 +9,7 @@ The key comes from ``SINERGIA_SECRET_KEY`` when set (all app servers of a team s
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -48,9 +49,19 @@ def secret_for(workspace_path: Path) -> bytes:
         return value.encode()
     path = workspace_path / SECRET_FILE
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(secrets.token_bytes(32))
+        # written whole to a private temporary file, then hard-linked into place: two processes starting at once
+        # agree on one key (the second link fails and that process reads the first one's file)
+        temporary = workspace_path / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(secrets.token_bytes(32))
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
     key = path.read_bytes()
     if len(key) < 16:
         raise ConfigError(f"{path} holds fewer than 16 bytes; delete it to make a new key (old links stop working)")
