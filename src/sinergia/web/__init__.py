@@ -15,9 +15,11 @@ def mount(app: FastAPI) -> None:
     """Add the web pages and static assets to ``app`` (the API's app factory calls this)."""
     from sinergia.web.assets import router as assets_router
     from sinergia.web.pages import router as pages_router
+    from sinergia.web.tasks import router as tasks_router
 
     app.include_router(assets_router)
     app.include_router(pages_router)
+    app.include_router(tasks_router)
     public = getattr(app.state, "public_paths", None)
     if isinstance(public, set):
         public.update(PUBLIC_WEB_PATHS)

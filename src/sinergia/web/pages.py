@@ -396,7 +396,14 @@ def account_page(
                  scores=scores, revenue_chart=revenue_chart, usage=usage, score_chart=score_chart, tickets=tickets,
                  surveys=surveys, timeline=timeline, stages=stages,
                  tasks=views.account_tasks(session, account_id), notes=views.account_notes(session, account_id),
-                 can_write_notes=can(principal.user, "notes:write"), charts=True)
+                 can_write_notes=can(principal.user, "notes:write"), charts=True,
+                 **_account_work(session, account_id, principal.user))
+
+
+def _account_work(session: Session, account_id: str, user: Any) -> dict[str, Any]:
+    from sinergia.web.tasks import account_work  # open tasks with actions, open feedback cases
+
+    return account_work(session, account_id, user)
 
 
 def _show(value: Any, fmt: Any) -> str:
