@@ -132,3 +132,14 @@ def test_po_sources_ship_as_package_data() -> None:
     assert "web/locales/*/LC_MESSAGES/*.po" in patterns
     assert "web/templates/*.html" in patterns
     assert "web/static/*" in patterns
+
+
+def test_chart_locale_comes_from_cldr() -> None:
+    from sinergia.web.charts import locale_format
+
+    pt = locale_format("pt-BR")
+    assert pt["shortMonths"][:3] == ["jan.", "fev.", "mar."]
+    assert pt["days"][0] == "domingo" and pt["days"][1] == "segunda-feira"  # d3 weeks start on Sunday
+    assert (pt["decimal"], pt["thousands"], pt["date"]) == (",", ".", "%d/%m/%Y")
+    en = locale_format("en")
+    assert en["months"][9] == "October" and (en["decimal"], en["thousands"]) == (".", ",")

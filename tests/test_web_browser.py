@@ -224,6 +224,12 @@ def test_switch_to_portuguese(page: Any) -> None:
     money = page.locator("#health-bands td.num").nth(1).inner_text()
     assert re.fullmatch(rf"R\${NBSP}\d{{1,3}}(\.\d{{3}})*", money), repr(money)  # e.g. R$ 1.234.567
     _shot(page, "portfolio-pt-BR")
+    # charts speak Portuguese too: month names on the time axis come from CLDR (registered with plotly.js)
+    page.goto("/metrics/nrr")
+    page.wait_for_selector("#metric-series-plot[data-drawn='1']")
+    ticks = page.locator("#metric-series-plot .xtick text").all_text_contents()
+    assert any(re.match(r"(jan|fev|mar|abr|mai|jun|jul|ago|set|out|nov|dez)\.", t) for t in ticks), ticks
+    _shot(page, "metric-nrr-pt-BR")
     # the choice is saved on the user: a new login comes back in Portuguese
     page.click("#logout")
     page.wait_for_load_state("networkidle")

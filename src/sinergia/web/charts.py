@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
+
+from babel import Locale
+
+from sinergia.web.i18n import SUPPORTED
 
 COLORS = ("#2f5bd3", "#1f8a4c", "#c98a06", "#c23b31", "#7a4fd3", "#13849a", "#8a5d00")
 BAND_COLORS = {"green": "#1f8a4c", "good": "#1f8a4c", "yellow": "#c98a06", "amber": "#c98a06", "warn": "#c98a06",
@@ -30,6 +35,38 @@ def _layout(
         "yaxis": {"visible": not compact, "tickformat": y_format, "title": {"text": y_title}, "zeroline": False},
     }
     return layout
+
+
+@cache
+def locale_format(locale: str) -> dict[str, Any]:
+    """plotly.js (d3) locale format from CLDR via Babel: month and day names, date order, separators."""
+    cldr = Locale.parse(SUPPORTED.get(locale, "en"))
+    wide, short = cldr.days["format"]["wide"], cldr.days["format"]["abbreviated"]
+    return {
+        # d3 weeks start on Sunday; CLDR's index 0 is Monday
+        "days": [str(wide[6])] + [str(wide[i]) for i in range(6)],
+        "shortDays": [str(short[6])] + [str(short[i]) for i in range(6)],
+        "months": [str(cldr.months["format"]["wide"][i]) for i in range(1, 13)],
+        "shortMonths": [str(cldr.months["format"]["abbreviated"][i]) for i in range(1, 13)],
+        "date": "%d/%m/%Y" if locale == "pt-BR" else "%m/%d/%Y",
+        "decimal": str(cldr.number_symbols["latn"]["decimal"]),
+        "thousands": str(cldr.number_symbols["latn"]["group"]),
+        # the rest of a d3 locale (plotly.js maps over these lists): 24-hour clock in pt-BR
+        "periods": ["AM", "PM"],
+        "dateTime": "%a %e %b %Y %X" if locale == "pt-BR" else "%a %b %e %X %Y",
+        "time": "%H:%M:%S",
+        "grouping": [3],
+        "currency": ["", ""],
+        "year": "%Y",
+        "month": "%b %Y",
+        "dayMonth": "%e %b" if locale == "pt-BR" else "%b %-d",
+        "dayMonthYear": "%e %b %Y" if locale == "pt-BR" else "%b %-d, %Y",
+    }
+
+
+def _spec(data: list[dict[str, Any]], layout: dict[str, Any], locale: str) -> dict[str, Any]:
+    """What ``static/app.js`` draws: plotly data and layout, plus the locale it registers with plotly.js."""
+    return {"data": data, "layout": layout, "locale": locale, "format": locale_format(locale)}
 
 
 def tick_format(unit: str) -> str:
@@ -62,7 +99,7 @@ def time_series(
                      "fillcolor": "rgba(47,91,211,0.15)", "name": interval_label, "hoverinfo": "skip"})
     data.append({"x": x, "y": [p.value for p in rows], "type": "scatter", "mode": "lines+markers",
                  "name": name, "line": {"color": COLORS[0], "width": 2}, "marker": {"size": 3 if compact else 6}})
-    return {"data": data, "layout": _layout(locale, height=height, y_format=tick_format(unit), compact=compact)}
+    return _spec(data, _layout(locale, height=height, y_format=tick_format(unit), compact=compact), locale)
 
 
 def multi_series(
@@ -77,7 +114,7 @@ def multi_series(
                          "mode": "lines+markers", "name": label, "line": {"color": COLORS[i % len(COLORS)]}})
     if not data:
         return None
-    return {"data": data, "layout": _layout(locale, height=height, y_format=tick_format(unit))}
+    return _spec(data, _layout(locale, height=height, y_format=tick_format(unit)), locale)
 
 
 def bars(labels: Sequence[str], values: Sequence[float], *, locale: str, colors: Sequence[str] | None = None,
@@ -90,7 +127,7 @@ def bars(labels: Sequence[str], values: Sequence[float], *, locale: str, colors:
     trace: dict[str, Any] = {"x": list(labels), "y": list(values), "type": "bar"}
     if colors:
         trace["marker"] = {"color": list(colors)}
-    return {"data": [trace], "layout": layout}
+    return _spec([trace], layout, locale)
 
 
 def step_line(x: Sequence[dt.date | dt.datetime], y: Sequence[float], *, name: str, locale: str,
@@ -100,7 +137,7 @@ def step_line(x: Sequence[dt.date | dt.datetime], y: Sequence[float], *, name: s
         return None
     data = [{"x": [_iso(v) for v in x], "y": list(y), "type": "scatter", "mode": "lines", "line": {"shape": "hv"},
              "name": name}]
-    return {"data": data, "layout": _layout(locale, height=height, y_format=tick_format(unit))}
+    return _spec(data, _layout(locale, height=height, y_format=tick_format(unit)), locale)
 
 
 def _iso(value: dt.date | dt.datetime | str) -> str:

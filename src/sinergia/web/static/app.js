@@ -42,13 +42,23 @@
       });
     });
   }
+  const registered = {};
   function setupCharts() {
     if (typeof window.Plotly === "undefined") return;
     document.querySelectorAll("[data-chart]").forEach(function (el) {
       const source = document.getElementById(el.getAttribute("data-chart"));
       if (!source) return;
       const spec = JSON.parse(source.textContent);
-      window.Plotly.newPlot(el, spec.data, spec.layout, { displaylogo: false, responsive: true});
+      const config = { displaylogo: false, responsive: true };
+      if (spec.locale && spec.format) {
+        // month and day names and separators for the page's language (built from CLDR by the server)
+        if (!registered[spec.locale]) {
+          window.Plotly.register({ moduleType: "locale", name: spec.locale, dictionary: {}, format: spec.format });
+          registered[spec.locale] = true;
+        }
+        config.locale = spec.locale;
+      }
+      window.Plotly.newPlot(el, spec.data, spec.layout, config);
       el.setAttribute("data-drawn", "1");
     });
   }
