@@ -412,3 +412,37 @@ def test_secret_file_created_once_by_racing_threads(tmp_path: Path, monkeypatch:
         keys = set(pool.map(lambda _: tokens.secret_for(tmp_path), range(16)))
     assert len(keys) == 1 and len(next(iter(keys))) == 32
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]  # no temporary file left behind
+
+
+def test_api_links_and_definitions(ws: Workspace) -> None:
+    """In-app links over the API for integrations (ingest:write), throttled like e-mail; definitions readable."""
+    from sinergia.auth import core as auth
+    from sinergia.store.db import transaction
+
+    with transaction(ws.store_url) as session:
+        admin = auth.issue_token(session, auth.create_user(session, "admin@x.com", "admin"), "app").secret
+        viewer = auth.issue_token(session, auth.create_user(session, "viewer@x.com", "viewer"), "app").secret
+    client = TestClient(create_app(ws))
+    body = {"contact_ids": ["c1", "c1", "zz9"], "base_url": "https://app.example.com"}
+    assert client.post("/api/v1/surveys/nps_onboarding/links", json=body).status_code == 401
+    forbidden = client.post("/api/v1/surveys/nps_onboarding/links", json=body,
+                            headers={"Authorization": f"Bearer {viewer}"})
+    assert forbidden.status_code == 403
+    answer = client.post("/api/v1/surveys/nps_onboarding/links", json=body,
+                         headers={"Authorization": f"Bearer {admin}"})
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    # in-app links need no e-mail address, so the unknown contact zz9 gets a link too (no account)
+    assert [(r["contact_id"], r["status"]) for r in results] == [("c1", "invited"), ("c1", "refused"),
+                                                                ("zz9", "invited")]
+    assert results[0]["url"].startswith("https://app.example.com/s/") and results[0]["outbox_id"] is None
+    again = client.post("/api/v1/surveys/nps_onboarding/links", json={"contact_ids": ["c1"]},
+                        headers={"Authorization": f"Bearer {admin}"}).json()
+    assert again["results"][0]["reason"].startswith("throttled: invited on ")
+    listed = client.get("/api/v1/surveys", headers={"Authorization": f"Bearer {viewer}"})
+    assert [(d["name"], d["scale_min"], d["scale_max"]) for d in listed.json()] == [
+        ("csat_support", 1, 10), ("nps_onboarding", 0, 10)]
+    # the answer of a contact the workspace does not know yet still lands (the loader does not require the contact)
+    token = results[2]["url"].split("/s/", 1)[1]
+    assert client.post(f"/s/{token}", data={"score": "8", "lang": "en"}).status_code == 200
+    assert [(r["contact_id"], r["account_id"], r["score"]) for r in responses(ws)] == [("zz9", None, 8.0)]

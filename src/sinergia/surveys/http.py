@@ -5,6 +5,8 @@
 * ``POST /s/{token}`` — a form post (``score``, ``comment``, ``lang``). No session and no cookie is involved, so there
   is nothing for a cross-site request to ride on; the signed token is single use. Invalid link → 404, expired → 410,
   already answered → 409, each a clear page.
+* ``GET /api/v1/surveys`` (``metrics:read``) — the definitions; ``POST /api/v1/surveys/{name}/links``
+  (``ingest:write``, the integrations' permission) — signed in-app links for contacts, throttled like e-mail sends.
 * ``POST /api/v1/surveys/webhook`` — answers from other survey tools, signed like the outbox's webhooks (Standard
   Webhooks: ``webhook-id``, ``webhook-timestamp``, ``webhook-signature``) with the ``whsec_`` secret in the
   environment variable ``surveys.webhook_secret_env`` names. Body: :class:`sinergia.surveys.core.ExternalAnswer`.
@@ -17,13 +19,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from sinergia.api.deps import Permission, Principal
 from sinergia.errors import InputError, SinergiaError
 from sinergia.store.db import session_factory, transaction
 from sinergia.surveys import core
@@ -38,11 +42,14 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "web" / "templates"
 STATUS = {"invalid": 404, "expired": 410, "answered": 409}
 
 router = APIRouter()
+#: Authenticated survey routes under ``/api/v1`` (definitions; in-app links for integrations).
+api_router = APIRouter(prefix="/api/v1/surveys", tags=["surveys"])
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
 
 
 def mount(app: FastAPI) -> None:
     """Add the survey routes and register their paths as public."""
+    app.include_router(api_router)
     app.include_router(router)
     public = getattr(app.state, "public_paths", None)
     if isinstance(public, set):
@@ -155,3 +162,45 @@ async def survey_webhook(request: Request) -> Response:
                 "import_id": answer.import_id}
 
     return JSONResponse(await run_in_threadpool(work), status_code=201)
+
+
+class LinksIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contact_ids: list[str] = Field(min_length=1, max_length=1000)
+    base_url: str | None = Field(None, description="Public address for the links; default surveys.base_url.")
+
+
+@api_router.get("", dependencies=[Depends(Permission("metrics:read"))])
+def list_surveys(request: Request) -> list[dict[str, Any]]:
+    """The survey definitions: kind, scale, touchpoint, journey stage and questions."""
+    from sqlalchemy import select
+
+    from sinergia.store.survey_models import SurveyDefinition
+
+    with session_factory(str(request.app.state.store_url))() as session:
+        return [{"name": d.name, "kind": d.kind, "scale_min": d.scale_min, "scale_max": d.scale_max,
+                 "touchpoint": d.touchpoint, "journey_stage": d.journey_stage, "questions": d.questions,
+                 "source": d.source}
+                for d in session.scalars(select(SurveyDefinition).order_by(SurveyDefinition.name))]
+
+
+@api_router.post("/{name}/links")
+def survey_links(
+    name: str,
+    body: LinksIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(Permission("ingest:write"))],
+) -> dict[str, Any]:
+    """Signed in-app survey links for contacts (refused ones carry the reason, e.g. throttled)."""
+    from sinergia.store.repo import audit
+
+    ws, url = _context(request)
+    with session_factory(url)() as session:
+        core.sync_definitions(session, ws.config.surveys)
+        people = core.resolve_contacts(ws, rows=[{"contact_id": c} for c in body.contact_ids])
+        report = core.invite(session, ws, name, people, channel="in_app", base_url=body.base_url)
+        audit(session, principal.actor, "survey.links", f"survey:{name}",
+              {"invited": report.invited, "refused": report.refused})
+        session.commit()
+    return {"survey": name, "invited": report.invited, "refused": report.refused,
+            "results": [r.as_dict() for r in report.results]}
