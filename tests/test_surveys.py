@@ -123,6 +123,16 @@ def test_config_validation() -> None:
         {"name": "ces_app", "kind": "ces", "touchpoint": "app", "journey_stage": "during"}]})
     assert (ok.definitions[0].scale_min, ok.definitions[0].scale_max) == (1, 7)  # CES default 1-7
     assert ok.throttle_days == 90
+    # through the workspace config: one line per problem, with the key path
+    from sinergia.workspace.config import parse_config
+
+    with pytest.raises(ConfigError) as bad:
+        parse_config({"surveys": {"throttle_days": -1, "definitions": [
+            {"name": "Y Z", "kind": "csat", "touchpoint": "t", "journey_stage": "later"}]}}, "sinergia.yaml")
+    lines = str(bad.value).splitlines()
+    assert lines[0] == "sinergia.yaml: surveys.throttle_days: Input should be greater than or equal to 0"
+    assert lines[2] == ("sinergia.yaml: surveys.definitions.0.journey_stage: "
+                        "Input should be 'before', 'during' or 'after'")
 
 
 # -- invitations -----------------------------------------------------------------------------------------
