@@ -5,8 +5,10 @@ A playbook with ``holdout: 0.1`` keeps about 10 % of the accounts it fires for a
 :func:`play_effect` takes each account's **first** stored firing of the playbook, and compares what happened in
 the ``horizon`` days after it:
 
-* MRR at a date ``d`` = the sum of ``subscriptions.mrr`` in force at the end of ``d`` (started before
-  ``d + 1 day``, not ended by then, trials excluded) — the same rule as the runner's ``mrr`` fact;
+* MRR at a date ``d`` = the metrics' MRR step function (:func:`sinergia.metrics.revenue.mrr_segments`: each
+  subscription's MRR over time from ``subscription_changes`` when it has changes, else ``subscriptions.mrr``
+  between start and end; trials excluded; in the workspace currency) summed over the segments in force at the end
+  of ``d`` (started before ``d + 1 day``, not ended by then) — so expansions recorded as changes count;
 * **churned**: MRR > 0 at the firing date and MRR = 0 at firing date + horizon;
 * **expanded**: MRR > 0 at the firing date and a higher MRR at firing date + horizon.
 
@@ -88,12 +90,34 @@ class EffectReport:
                               "churned": o.churned, "expanded": o.expanded} for o in self.outcomes]}
 
 
-def _mrr_on(subs: pd.DataFrame, account_id: str, day: dt.date) -> float:
+def mrr_segments_frame(workspace: Workspace, end: dt.date) -> pd.DataFrame:
+    """(account_id, valid_from, valid_to, mrr) of every subscription segment known by the end of ``end``."""
+    import pandas as pd
+
+    from sinergia.metrics.context import MetricContext, TableSource
+    from sinergia.metrics.periods import periods_ending
+    from sinergia.metrics.revenue import mrr_segments
+
+    source = TableSource.from_workspace(workspace)
+    try:
+        ctx = MetricContext(source, end, periods_ending(end, "day", 1), workspace.config.metrics,
+                            workspace.config.currency, "day")
+        frame = mrr_segments(ctx).select("account_id", "valid_from", "valid_to", "mrr").to_pandas()
+    finally:
+        disconnect = getattr(source.backend, "disconnect", None)
+        if callable(disconnect):
+            disconnect()
+    for column in ("valid_from", "valid_to"):
+        frame[column] = pd.to_datetime(frame[column])
+    return frame
+
+
+def _mrr_on(segments: pd.DataFrame, account_id: str, day: dt.date) -> float:
     import pandas as pd
 
     cutoff = pd.Timestamp(day + dt.timedelta(days=1))
-    rows = subs[subs["account_id"] == account_id]
-    live = rows[(rows["started_at"] < cutoff) & (rows["ended_at"].isna() | (rows["ended_at"] >= cutoff))]
+    rows = segments[segments["account_id"] == account_id]
+    live = rows[(rows["valid_from"] < cutoff) & (rows["valid_to"].isna() | (rows["valid_to"] >= cutoff))]
     return float(pd.to_numeric(live["mrr"], errors="coerce").fillna(0.0).sum())
 
 
@@ -134,8 +158,6 @@ def _rate(outcomes: list[Outcome], flag: str) -> dict[str, Any]:
 def play_effect(workspace: Workspace, playbook_id: str, *, horizon_days: int = 90, end: dt.date | None = None,
                 min_group: int = MIN_GROUP, store_url: str | None = None) -> EffectReport:
     """Churn and expansion rates of treated vs held-out accounts after their first firing of ``playbook_id``."""
-    import pandas as pd
-
     from sinergia.playbooks.config import load_playbooks
 
     if horizon_days < 1:
@@ -143,11 +165,7 @@ def play_effect(workspace: Workspace, playbook_id: str, *, horizon_days: int = 9
     playbook = load_playbooks(workspace.path, metric_settings=workspace.config.metrics).get(playbook_id)
     last = end or dt.datetime.now(dt.UTC).date()
     firings = _first_firings(store_url or workspace.store_url, playbook_id)
-    subs = workspace.table("subscriptions")
-    subs = subs.filter(~subs.is_trial.fill_null(False)).select("account_id", "started_at", "ended_at",
-                                                                "mrr").to_pandas()
-    for column in ("started_at", "ended_at"):
-        subs[column] = pd.to_datetime(subs[column])
+    subs = mrr_segments_frame(workspace, last)
     report = EffectReport(playbook_id, horizon_days, last, [],
                           excluded={"not_yet_observable": 0, "not_paying_at_firing": 0})
     for account_id, fired_on, held_out in firings:
