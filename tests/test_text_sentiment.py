@@ -15,7 +15,7 @@ import pytest
 
 from sinergia.errors import InputError, ModelError, UsageError
 from sinergia.text.lexicon import lexicon_score, lexicon_scores, polarity_of
-from sinergia.text.model import Labels, SentimentModel, choose_band
+from sinergia.text.model import Labels, SentimentModel, _group_split, choose_band, split_key
 
 
 def compound(x: float) -> float:
@@ -89,6 +89,18 @@ def test_choose_band_by_hand() -> None:
     assert band == 0.15
     assert f1 == 1.0
     assert choose_band(["negative", "positive"], [-0.5, 0.5]) == (0.2, None)  # no neutral ratings: default
+
+
+def test_split_key_and_near_duplicates_held_out_together() -> None:
+    assert split_key("Ótimo!!") == split_key("otimo") == split_key("  ÓTIMO . ") == "otimo"
+    assert split_key("Não recebi... 10/10") == "nao recebi 10 10"
+    assert split_key("!!!") == ""
+    texts = ["Ótimo!", "otimo", "OTIMO", "ruim.", "Ruim", "bom", "muito bom", "péssimo", "legal", "chegou"]
+    for seed in range(5):
+        held = _group_split(texts, seed, 0.2)
+        # 7 distinct keys (otimo, ruim, bom, muito bom, pessimo, legal, chegou): round(7 * 0.2) = 1 held out
+        assert len({split_key(t) for t, h in zip(texts, held, strict=True) if h}) == 1
+        assert held[0] == held[1] == held[2] and held[3] == held[4]
 
 
 def test_too_few_labels_is_a_model_error() -> None:

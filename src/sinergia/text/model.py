@@ -5,13 +5,14 @@ scale) is negative, rating >= ``positive_min`` (default 4) positive; ratings in 
 used to fit the classifier (they mix praise and complaint), but, when present, they choose the neutral band.
 
 Pipeline: PII redaction -> accent and case folding -> TF-IDF of word 1-2-grams and character 2-5-grams
-(within word boundaries, sublinear tf, min_df 2) -> linear SVM calibrated to probabilities (Platt sigmoid,
-3-fold). ``sentiment = 2 * P(positive) - 1`` in [-1, 1]; ``polarity`` is neutral when ``|sentiment| <
+(within word boundaries, sublinear tf, min_df 2) -> linear SVM (C=0.15) calibrated to probabilities (Platt
+sigmoid, 3-fold). ``sentiment = 2 * P(positive) - 1`` in [-1, 1]; ``polarity`` is neutral when ``|sentiment| <
 neutral_band``.
 
-Validation: rated texts are split 80/20 by *distinct folded text* (seeded), so a text repeated in the data
-("ótimo", "muito bom") never sits on both sides. The model trained on the 80 % and the lexicon (LeIA / VADER
-with language detection) are scored on the same 20 %: accuracy and macro-F1 of the sign (1-2 vs 4-5 stars).
+Validation: rated texts are split 80/20 by *distinct text* (seeded; :func:`split_key`: folded, punctuation and
+spacing ignored), so a text repeated in the data ("ótimo", "Ótimo!!", "muito bom") never sits on both sides.
+The model trained on the 80 % and the lexicon (LeIA / VADER with language detection) are scored on the same
+20 %: accuracy and macro-F1 of the sign (1-2 vs 4-5 stars).
 The method with the higher accuracy is recorded as the workspace's choice. The neutral band is the one in
 0.00, 0.05, ..., 0.90 that maximises three-class macro-F1 on the held-out texts including their 3-star ones
 (default 0.2 when there are none). The saved classifier is then refitted on all labelled texts.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -65,7 +67,7 @@ def _pipeline(seed: int) -> Any:
 
     words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, lowercase=False)
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=False)
-    svm = LinearSVC(C=0.3, random_state=seed)
+    svm = LinearSVC(C=0.15, random_state=seed)
     return Pipeline([
         ("features", FeatureUnion([("words", words), ("chars", chars)])),
         ("classifier", CalibratedClassifierCV(svm, method="sigmoid", cv=3)),
@@ -93,9 +95,21 @@ class Labels:
         return "neutral"
 
 
+_NOT_ALNUM = re.compile(r"[^\w]+|_+")
+
+
+def split_key(text: str) -> str:
+    """The text's identity for the validation split: folded, punctuation and spacing ignored.
+
+    ``split_key("Ótimo!!") == split_key("otimo") == "otimo"``: such near-duplicates are one text, so they are
+    held out together and never sit on both sides of the split.
+    """
+    return " ".join(_NOT_ALNUM.sub(" ", fold(text)).split())
+
+
 def _group_split(texts: Sequence[str], seed: int, test_share: float) -> np.ndarray:
-    """Boolean mask of held-out rows: a seeded share of the distinct folded texts, all their rows."""
-    keys = [" ".join(fold(t).split()) for t in texts]
+    """Boolean mask of held-out rows: a seeded share of the distinct texts (by :func:`split_key`), all their rows."""
+    keys = [split_key(t) for t in texts]
     distinct = sorted(set(keys))
     rng = np.random.default_rng(seed)
     chosen = set(rng.choice(len(distinct), size=max(1, round(len(distinct) * test_share)), replace=False).tolist())
@@ -229,7 +243,8 @@ class SentimentModel:
             "labels": {"negative_max": labels.negative_max, "positive_min": labels.positive_min,
                        "neutral": "between the two; not used to fit, used to choose the neutral band"},
             "validation": {
-                "split": f"{round(test_share * 100)}% of distinct folded texts held out, seed {seed}",
+                "split": f"{round(test_share * 100)}% of distinct texts (folded, punctuation ignored) held out, "
+                         f"seed {seed}",
                 "train_rows": len(train_idx), "held_out_rows": len(test_idx), "held_out_polar_rows": len(test_polar),
                 "model": model_fig, "lexicon": lexicon_fig,
                 "train_seconds": round(train_seconds, 3),
@@ -239,7 +254,7 @@ class SentimentModel:
             "languages": dict(languages),
             "default_language": default_language,
             "pipeline": "redact -> fold -> tf-idf word 1-2 + char_wb 2-5 (min_df 2, sublinear) "
-                        "-> LinearSVC(C=0.3) + sigmoid calibration (3-fold)",
+                        "-> LinearSVC(C=0.15) + sigmoid calibration (3-fold)",
             "versions": {"scikit-learn": sklearn.__version__},
             "seed": seed,
         }
