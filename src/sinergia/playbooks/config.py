@@ -54,7 +54,8 @@ FACTS: dict[str, str] = {
     "last_nps_days": "days since that answer",
     "nps_category": "promoter (9-10), passive (7-8) or detractor (0-6) of the latest NPS answer",
     "clv_tier": "high (top 20 % of clv_12m among scored accounts), medium (next 30 %), low (the rest)",
-    "mrr": "current MRR: sum of subscriptions active on the as-of date",
+    "mrr": "MRR in force at the end of the as-of date: the metrics' MRR step function (subscription_changes "
+           "when a subscription has them, else subscriptions.mrr; trials excluded; workspace currency)",
     "open_tickets": "tickets created on or before the as-of date and not solved or closed by then",
 }
 ACCOUNT_COLUMNS = ("account_id", "name", "domain", "owner", "segment", "industry", "country", "region", "plan",

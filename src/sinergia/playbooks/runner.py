@@ -142,10 +142,13 @@ def account_facts(workspace: Workspace, as_of: dt.date) -> pd.DataFrame:
     latest_nps = nps.filter(nps._n == 0).select("account_id", last_nps=nps.score,
                                                  last_nps_at=nps.responded_at).to_pandas()
 
-    subs = con.table("subscriptions")
-    live = subs.filter((subs.started_at < cutoff) & (subs.ended_at.isnull() | (subs.ended_at >= cutoff))
-                       & ~subs.is_trial.fill_null(False))
-    mrr = live.group_by("account_id").aggregate(mrr=live.mrr.sum().cast("float64")).to_pandas()
+    from sinergia.playbooks.effect import mrr_segments_frame
+
+    segments = mrr_segments_frame(workspace, as_of)  # the metrics' MRR step function (changes included)
+    end = pd.Timestamp(cutoff)
+    live = segments[(segments["valid_from"] < end) & (segments["valid_to"].isna() | (segments["valid_to"] >= end))]
+    mrr = live.groupby("account_id", as_index=False)["mrr"].sum()
+    mrr["mrr"] = mrr["mrr"].astype(float)
 
     tickets = con.table("tickets")
     still_open = tickets.filter((tickets.created_at < cutoff) & tickets.account_id.notnull()
