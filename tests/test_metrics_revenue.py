@@ -173,3 +173,16 @@ def test_errors_name_the_valid_choices() -> None:
         compute(source, "nrr", as_of=dt.date(2024, 2, 29), by=["colour"])
     with pytest.raises(UsageError, match="as_of must be a date"):
         compute(source, "nrr", as_of="2024-02-29")  # type: ignore[arg-type]
+
+
+def test_rate_conversion_clamps_interval_bounds_outside_0_1() -> None:
+    """A delta-method bound above 1 (or below 0) must not turn into a complex number when compounded."""
+    from sinergia.metrics.revenue import annual_rate, monthly_rate
+
+    # 1 − (1 − 1)^k = 1 for any k > 0; 1 − (1 − 0)^k = 0
+    assert monthly_rate(1.3, 30.0) == 1.0
+    assert annual_rate(1.3, 30.0) == 1.0
+    assert annual_rate(-0.2, 30.0) == 0.0
+    # inside [0, 1] unchanged: a 10 % quarterly rate is 1 − 0.9^(365.25/91.3125) ≈ 0.3439 a year
+    assert abs(annual_rate(0.1, 91.3125) - (1 - 0.9 ** 4)) < 1e-12
+    assert isinstance(monthly_rate(1.3, 30.0), float)

@@ -191,14 +191,21 @@ def _expansion_index(ctx: MetricContext) -> Any:
     )
 
 
+def _compound(rate: float, exponent: float) -> float:
+    # p is a proportion: interval bounds from the delta method can leave [0, 1], and (1 − p) < 0 raised to a
+    # fractional power is a complex number. Clamp first (a bound above 1 means "up to everyone").
+    p = min(1.0, max(0.0, rate))
+    return float(1 - (1 - p) ** exponent)
+
+
 def monthly_rate(rate: float, days: float) -> float:
-    """A rate over ``days`` as the equivalent monthly rate: 1 − (1 − p)^((365.25/12) / days)."""
-    return 1 - (1 - rate) ** ((365.25 / 12) / days) if days > 0 else rate
+    """A rate over ``days`` as the equivalent monthly rate: 1 − (1 − p)^((365.25/12) / days), p clamped to [0, 1]."""
+    return _compound(rate, (365.25 / 12) / days) if days > 0 else rate
 
 
 def annual_rate(rate: float, days: float) -> float:
-    """A rate over ``days`` as the equivalent annual rate: 1 − (1 − p)^(365.25 / days)."""
-    return 1 - (1 - rate) ** (365.25 / days) if days > 0 else rate
+    """A rate over ``days`` as the equivalent annual rate: 1 − (1 − p)^(365.25 / days), p clamped to [0, 1]."""
+    return _compound(rate, 365.25 / days) if days > 0 else rate
 
 
 def _ltv(values: dict[str, float | None], settings: Any) -> float | None:
