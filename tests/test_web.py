@@ -80,7 +80,7 @@ def _seed(url: str) -> None:
                 clv=arr * 3 if arr else None, open_tickets=2 if account_id == "A1" else 0, drivers=drivers,
                 attributes={"active_users_30d": 17} if account_id == "A1" else {},
                 # the stored sort key of the risk list (the recompute writes ARR × risk, 0 when unknown)
-                **({"arr_at_risk": arr * (risk or 0.0)} if hasattr(AccountSnapshot, "arr_at_risk") else {}),
+                arr_at_risk=arr * (risk or 0.0),
             ))
         # NRR: Jan 1.02, Feb 1.05 (CI 0.98–1.12), Mar still open (partial) → the card shows Feb, +3 points vs Jan.
         for month, value, low, high, partial in ((1, 1.02, None, None, False), (2, 1.05, 0.98, 1.12, False),
