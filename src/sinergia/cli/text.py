@@ -255,3 +255,50 @@ def redact(
         totals[column] = counts
     write_csv(frame, out)
     print_rows([{"column": c, **v} for c, v in totals.items()], fmt, title=f"Redacted {len(frame):,} rows -> {out}")
+
+
+@app.command()
+def score(
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", show_default=False,
+                     help="Workspace folder. Default: $SINERGIA_WORKSPACE, then the current folder."),
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Model folder from 'sinergia text train' (default: lexicon).")
+    ] = None,
+    n_topics: Annotated[int, typer.Option("--topics", "-k", min=0, max=100, help="How many topics (0: none).")] = 8,
+    themes: Annotated[
+        Path | None,
+        typer.Option("--themes", help="YAML/JSON {theme: [keywords]} naming the topics (keyword* = prefix)."),
+    ] = None,
+    language: LanguageOpt = "pt",
+    seed: Annotated[int, typer.Option(help="Seed of the topic model.")] = 0,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Score every text of the workspace and store it in the engine table text_sentiment (re-run replaces it).
+
+    Texts: feedback (title + text), survey comments, ticket subject + description. Each row gets its language,
+    sentiment in [-1, 1], polarity, topic, a PII-redacted excerpt (at most 280 characters), the text's own
+    timestamp (so as-of reads ignore later texts) and the scorer's version. Health measures (text_sentiment,
+    negative_text_share), the churn features and the 'sentiment' playbook trigger read this table.
+
+    Example: sinergia text score --workspace ./acme --model ./acme/sentiment-model
+    """
+    from sinergia.text.io import read_dictionary
+    from sinergia.text.workspace import score_workspace
+    from sinergia.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    report = score_workspace(ws, model_dir=model, default_language=language, n_topics=n_topics,
+                             themes=read_dictionary(themes) if themes is not None else None, seed=seed)
+    data = report.as_dict()
+    if fmt is Format.json:
+        print_json(data)
+        return
+    summary = {k: v for k, v in data.items() if k not in ("topics", "by_source", "polarity")}
+    print_rows([{**summary, **data["by_source"], **data["polarity"]}], fmt,
+               title=f"{report.rows:,} texts scored into text_sentiment")
+    if fmt is Format.table and report.topics:
+        print_rows([{k: t[k] for k in ("topic", "label", "size", "mean_sentiment", "negative_share")}
+                    for t in report.topics], fmt, title="Topics")

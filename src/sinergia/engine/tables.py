@@ -71,7 +71,27 @@ SCORE_TABLES: dict[str, dict[str, str]] = {
 }
 SCORE_TABLE_KEYS: dict[str, tuple[str, ...]] = {"account_scores": ("account_id", "as_of", "score")}
 
-TABLE_NAMES: tuple[str, ...] = (*ENTITIES, *BOOKKEEPING, *SCORE_TABLES)
+#: Derived text tables written by ``sinergia.text.workspace`` (``sinergia text score``): one row per scored text.
+TEXT_TABLES: dict[str, dict[str, str]] = {
+    "text_sentiment": {
+        "source_entity": "VARCHAR",
+        "source_id": "VARCHAR",
+        "field": "VARCHAR",
+        "account_id": "VARCHAR",
+        "at": "TIMESTAMP",
+        "language": "VARCHAR",
+        "sentiment": "DOUBLE",
+        "polarity": "VARCHAR",
+        "topic": "VARCHAR",
+        "excerpt": "VARCHAR",
+        "method": "VARCHAR",
+        "model_version": "VARCHAR",
+        "computed_at": "TIMESTAMP",
+    },
+}
+TEXT_TABLE_KEYS: dict[str, tuple[str, ...]] = {"text_sentiment": ("source_entity", "source_id", "field")}
+
+TABLE_NAMES: tuple[str, ...] = (*ENTITIES, *BOOKKEEPING, *SCORE_TABLES, *TEXT_TABLES)
 
 
 def quote(identifier: str) -> str:
@@ -118,3 +138,9 @@ def ensure_score_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the score tables if missing (workspaces made before they existed get them on first write)."""
     for name, columns in SCORE_TABLES.items():
         _create(con, name, columns, SCORE_TABLE_KEYS[name])
+
+
+def ensure_text_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the derived text tables if missing (workspaces made before they existed get them on first write)."""
+    for name, columns in TEXT_TABLES.items():
+        _create(con, name, columns, TEXT_TABLE_KEYS[name])

@@ -178,6 +178,16 @@ class MilestoneEvent(_Strict):
         return self
 
 
+class SentimentEvent(_Strict):
+    """The account's texts of the last ``window_days`` days (``text_sentiment``, from ``sinergia text score``)
+    average below ``below`` (-1 to 1), counting at least ``min_texts`` texts."""
+
+    kind: Literal["sentiment"]
+    below: float = Field(-0.3, ge=-1.0, le=1.0)
+    window_days: int = Field(30, ge=1)
+    min_texts: int = Field(1, ge=1)
+
+
 class Schedule(_Strict):
     """Fires for every account passing the conditions on the scheduled days."""
 
@@ -189,7 +199,7 @@ class Schedule(_Strict):
 
 Trigger = Annotated[
     ScoreThreshold | ScoreBand | MetricThreshold | TicketEvent | RenewalEvent | SurveyEvent | MilestoneEvent
-    | Schedule,
+    | Schedule | SentimentEvent,
     Field(discriminator="kind"),
 ]
 

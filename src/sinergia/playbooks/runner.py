@@ -41,6 +41,7 @@ from sinergia.playbooks.config import (
     Schedule,
     ScoreBand,
     ScoreThreshold,
+    SentimentEvent,
     SetFieldAction,
     SlackAction,
     SurveyAction,
@@ -51,6 +52,7 @@ from sinergia.playbooks.config import (
     load_playbooks,
 )
 from sinergia.playbooks.routing import fold
+from sinergia.playbooks.sentiment import sentiment_firings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -439,6 +441,8 @@ def _trigger_metric(ctx: _Context, trig: MetricThreshold) -> dict[str, dict[str,
 
 def evaluate_trigger(ctx: _Context, playbook: Playbook) -> dict[str, dict[str, Any]]:
     trig = playbook.trigger
+    if isinstance(trig, SentimentEvent):
+        return sentiment_firings(ctx.workspace, ctx.as_of, trig)
     if isinstance(trig, SurveyEvent):
         return _trigger_survey(ctx, trig)
     if isinstance(trig, TicketEvent):

@@ -90,6 +90,23 @@ FEATURES: dict[str, FeatureSpec] = {
             {"max_age_days": 365},
         ),
         FeatureSpec(
+            "text_sentiment",
+            {"en": "Sentiment of the customer's texts", "pt-BR": "Sentimento dos textos do cliente"},
+            "score",
+            "Mean sentiment (−1 to 1) of the account's texts — feedback, survey comments, ticket subject and "
+            "description, as scored by `sinergia text score` into `text_sentiment` — stamped in the `days` days "
+            "ending on the as-of date. Missing with fewer than `min_texts` texts (or before texts are scored).",
+            {"days": 90, "min_texts": 1},
+        ),
+        FeatureSpec(
+            "negative_text_share",
+            {"en": "Share of negative texts", "pt-BR": "Parcela de textos negativos"},
+            "ratio",
+            "Share (0 to 1) of the account's texts of the last `days` days whose polarity is negative "
+            "(`text_sentiment` table). Missing with fewer than `min_texts` texts.",
+            {"days": 90, "min_texts": 1},
+        ),
+        FeatureSpec(
             "days_to_renewal",
             {"en": "Days to renewal", "pt-BR": "Dias até a renovação"},
             "days",

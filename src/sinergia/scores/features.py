@@ -6,6 +6,8 @@
 * :func:`feature_values` — the built-in features of :mod:`sinergia.scores.catalog`, written in Ibis over
   the canonical tables, so they run on DuckDB and on the other Ibis backends alike.
 * :func:`sentiment_values` — the manual CSM sentiment file, with its validity period.
+* ``text_sentiment`` / ``negative_text_share`` read the derived ``text_sentiment`` table that
+  ``sinergia text score`` writes (:mod:`sinergia.text.workspace`), by each text's own timestamp.
 
 Each returns a ``pandas.Series`` indexed by ``account_id``; accounts without a value are absent (missing).
 """
@@ -199,6 +201,8 @@ def feature_values(
         w = ibis.window(group_by=s.account_id, order_by=[ibis.desc(s.responded_at), ibis.desc(s.response_id)])
         latest = s.mutate(rank=ibis.row_number().over(w)).filter(lambda x: x["rank"] == 0)
         return _series(run(latest.select("account_id", value=latest.norm)))
+    if name in ("text_sentiment", "negative_text_share"):
+        return _text_feature(source, name, start, end, int(p.get("min_texts") or 1))
     if name in ("days_to_renewal", "tenure_days"):
         acc = ctx.table("accounts")
         column = "renewal_at" if name == "days_to_renewal" else "created_at"
@@ -207,6 +211,31 @@ def feature_values(
         values = [(d - as_of).days if name == "days_to_renewal" else (as_of - d).days for d in day]
         return _series(frame.assign(value=values))
     raise AssertionError(name)  # pragma: no cover - names are validated by the config
+
+
+def _text_feature(source: TableSource, name: str, start: dt.datetime, end: dt.datetime, min_texts: int) -> pd.Series:
+    """Mean sentiment / negative share of the account's scored texts stamped in ``[start, end)``.
+
+    Reads the derived ``text_sentiment`` table (``sinergia text score``); every account is missing while the
+    workspace has none.
+    """
+    from ibis.common.exceptions import TableNotFound
+
+    try:
+        t = source.backend.table("text_sentiment")  # a derived table, not a canonical entity of TableSource
+    except TableNotFound:
+        return pd.Series(dtype="float64")
+    t = t.filter(t.account_id.notnull() & (t["at"] >= _ts(start)) & (t["at"] < _ts(end)))
+    agg = t.group_by("account_id").aggregate(
+        n=t.count(),
+        mean=t.sentiment.mean(),
+        negative=ibis.ifelse(t.polarity == "negative", 1, 0).sum(),
+    )
+    frame = source.execute(agg)
+    frame = frame[frame["n"] >= max(1, min_texts)]
+    if name == "text_sentiment":
+        return _series(frame.assign(value=frame["mean"].astype(float)))
+    return _series(frame.assign(value=frame["negative"].astype(float) / frame["n"].astype(float)))
 
 
 def _zero_filled(ctx: MetricContext, counts: pd.DataFrame, as_of: dt.date) -> pd.Series:

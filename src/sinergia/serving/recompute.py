@@ -14,6 +14,10 @@ What one run writes, for an as-of date ``D``:
 * ``score_points`` — the engine's score history up to ``D`` (rows after ``D`` are left alone);
 * ``account_events`` — the journey timeline (see :func:`journey_stage`), kept for the newest as-of only
   (each run repeats every older event, so older copies are dropped in the same transaction);
+* text sentiment (when ``sinergia text score`` has filled the engine's ``text_sentiment`` table): each
+  snapshot's ``attributes.text_sentiment`` (last 90 days: n, mean, negative share, the latest negative
+  texts as redacted excerpts) and ``metric_points`` rows of metric ``text_sentiment`` (monthly, and per
+  topic over the last 90 days; :func:`sinergia.text.workspace.sentiment_points`);
 * ``recompute_runs`` — one row for ``D`` with the row counts.
 
 It is **idempotent** (a re-run deletes what the previous run wrote for ``D`` and writes it again) and
@@ -167,6 +171,7 @@ def _snapshot_rows(ws: Workspace, source: TableSource, as_of: dt.date) -> list[d
     )
     open_frame = source.execute(tickets.filter(still_open).group_by("account_id").aggregate(n=lambda t: t.count()))
     open_by_account = {str(a): int(n) for a, n in zip(open_frame["account_id"], open_frame["n"], strict=True)}
+    text_sentiment = _text_sentiment_by_account(ws, as_of)
     scores: dict[str, dict[str, dict[str, Any]]] = {}
     for name in SNAPSHOT_SCORES:
         frame = latest_scores(ws, name, as_of)
@@ -228,10 +233,34 @@ def _snapshot_rows(ws: Workspace, source: TableSource, as_of: dt.date) -> list[d
                 "arr_at_risk": round(12 * month * (_float(risk.get("value")) or 0.0), 2),
                 "open_tickets": open_by_account.get(account_id, 0),
                 "drivers": drivers,
-                "attributes": {**extra, "source": source_attributes or {}},
+                "attributes": {**extra, "source": source_attributes or {},
+                               **({"text_sentiment": text_sentiment[account_id]}
+                                  if account_id in text_sentiment else {})},
             }
         )
     return rows
+
+
+def _text_sentiment_by_account(ws: Workspace, as_of: dt.date) -> dict[str, dict[str, Any]]:
+    """Per-account text sentiment of the last 90 days (``sinergia.text.workspace``), for ``attributes``."""
+    from sinergia.text.workspace import account_sentiment_details
+
+    con = ws.duckdb_reader()
+    try:
+        return account_sentiment_details(con, as_of)
+    finally:
+        con.close()
+
+
+def _text_rows(ws: Workspace, as_of: dt.date) -> list[dict[str, Any]]:
+    """Text sentiment monthly and per topic as ``metric_points`` rows (metric ``text_sentiment``)."""
+    from sinergia.text.workspace import sentiment_points
+
+    con = ws.duckdb_reader()
+    try:
+        return [{"as_of": as_of, **row} for row in sentiment_points(con, as_of, months=MONTHS)]
+    finally:
+        con.close()
 
 
 def _metric_rows(ws: Workspace, source: TableSource, as_of: dt.date, names: Sequence[str]) -> list[dict[str, Any]]:
@@ -486,6 +515,7 @@ def recompute(
             ("metric_points", lambda: _metric_rows(ws, source, as_of, names)),
             ("score_points", lambda: _score_rows(ws, as_of)),
             ("account_events", lambda: _event_rows(ws, source, as_of)),
+            ("text_points", lambda: _text_rows(ws, as_of)),
         ]
         computed: dict[str, list[dict[str, Any]]] = {}
         for label, build in steps:
@@ -510,6 +540,7 @@ def recompute(
         session.execute(delete(RecomputeRun).where(RecomputeRun.as_of == as_of))
         _insert(session, AccountSnapshot, computed["snapshots"])
         _insert(session, MetricPoint, computed["metric_points"])
+        _insert(session, MetricPoint, computed["text_points"])
         _insert(session, ScorePoint, computed["score_points"])
         _insert(session, AccountEvent, computed["account_events"])
         session.add(RecomputeRun(as_of=as_of, started_at=started, finished_at=utcnow(), counts=dict(report.counts)))
