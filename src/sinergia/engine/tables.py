@@ -132,6 +132,7 @@ def ensure_engine_schema(con: duckdb.DuckDBPyConnection) -> None:
     for name, columns in BOOKKEEPING.items():
         _create(con, name, columns, BOOKKEEPING_KEYS[name])
     ensure_score_tables(con)
+    ensure_text_tables(con)
 
 
 def ensure_score_tables(con: duckdb.DuckDBPyConnection) -> None:
