@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sinergia import metrics
 from sinergia.ingest import ingest_files
 from sinergia.scores.history import write_scores
-from sinergia.serving.recompute import MONTHS, recompute
+from sinergia.serving.recompute import MONTHS, pick_scores, recompute
 from sinergia.store import repo
 from sinergia.store.db import dispose_engine, session_factory
 from sinergia.store.models import AccountEvent, AccountSnapshot, MetricPoint, RecomputeRun, ScorePoint
@@ -99,7 +99,7 @@ def test_snapshots_by_hand(tiny: Workspace) -> None:
     assert (a1.name, a1.segment, a1.owner, a1.currency) == ("Alpha", "SMB", "ana@x.com", "BRL")
     # the latest health on or before D (2026-03-30), not the later one
     assert (a1.health_score, a1.health_band, a1.health_trend) == (72.0, "green", "up")
-    assert a1.drivers["health"] == {"as_of": "2026-03-30", "explanation": {"usage": 0.4}}
+    assert a1.drivers["health"] == {"as_of": "2026-03-30", "explanation": {"usage": 0.4}, "score": "health"}
     # absent scores are null
     assert a2.health_score is None and a1.churn_risk is None and a1.clv is None
 
@@ -240,3 +240,153 @@ def test_readers_keep_reading_during_a_recompute(demo: Workspace) -> None:
     during_write = [r for r in seen if r[0] >= write_started]
     assert len(seen) > 10 and during_write, "readers ran before and while the recompute wrote"
     assert max(r[3] for r in seen) < 2.0  # no reader waited on the writer
+
+
+# -- preferred score horizons, per-ticket SLA status, CX and support breakdowns -----------------------------
+SLA_D = dt.date(2026, 3, 31)  # cut-off 2026-04-01 00:00 UTC
+SLA_FILES = {
+    "accounts.csv": """account_id,name,segment,persona,created_at
+A1,Alpha,SMB,admin,2025-12-01T00:00:00Z
+A2,Beta,Enterprise,exec,2025-06-01T00:00:00Z
+""",
+    "subscriptions.csv": """subscription_id,account_id,plan,started_at,ended_at,mrr,currency
+s1,A1,pro,2026-01-10T00:00:00Z,,100,BRL
+s2,A2,enterprise,2025-07-01T00:00:00Z,,250,BRL
+""",
+    "tickets.csv": """ticket_id,account_id,subject,channel,priority,team,status,created_at,first_reply_at,solved_at
+t1,A1,Login fails,email,high,N1,open,2026-03-20T10:00:00Z,2026-03-20T12:00:00Z,
+t2,A1,Invoice copy,email,low,N1,solved,2026-02-01T10:00:00Z,2026-02-02T12:00:00Z,2026-02-02T12:00:00Z
+t3,A2,Export broken,chat,normal,N2,solved,2026-03-30T10:00:00Z,2026-03-30T11:00:00Z,2026-04-02T10:00:00Z
+t4,A2,Outage,chat,high,N2,open,2026-03-31T21:00:00Z,,
+""",
+    "survey_responses.csv": """response_id,account_id,survey,score,scale_min,scale_max,responded_at,touchpoint
+r1,A1,nps,9,0,10,2026-03-05T00:00:00Z,onboarding
+r2,A1,nps,6,0,10,2026-03-06T00:00:00Z,onboarding
+r3,A2,nps,10,0,10,2026-03-07T00:00:00Z,support
+""",
+}
+SLA_CONFIG = """metrics:
+  sla_policies:
+    - name: Std
+      targets:
+        first_reply_time: {low: 24, normal: 8, high: 4}
+        full_resolution_time: {high: 48}
+"""
+
+
+@pytest.fixture(scope="module")
+def sla_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    from sinergia.workspace import open_workspace
+
+    root = tmp_path_factory.mktemp("sla")
+    init_workspace(root / "ws")
+    with (root / "ws" / "sinergia.yaml").open("a", encoding="utf-8") as config:
+        config.write(SLA_CONFIG)
+    ws = open_workspace(root / "ws")
+    files = []
+    for name, text in SLA_FILES.items():
+        path = root / name
+        path.write_text(text, encoding="utf-8")
+        files.append(path)
+    assert ingest_files(ws, files, preset="sinergia").totals().quarantined == 0
+    day = dt.date(2026, 3, 30)
+    stored = (("churn_risk_180d", [0.5, 0.3]), ("churn_risk_90d", [0.2, 0.1]), ("clv_24m", [5000.0, 9000.0]))
+    for score, values in stored:
+        frame = pd.DataFrame({"account_id": ["A1", "A2"], "as_of": [day, day], "value": values,
+                              "explanation": [{"why": score}, {"why": score}]})
+        write_scores(ws, frame, score=score)
+    yield ws
+    dispose_engine(ws.store_url)
+
+
+METRICS = ["mrr", "nps", "sla_achievement_rate", "first_reply_time"]
+
+
+def test_pick_scores_prefers_the_horizon_then_falls_back() -> None:
+    stored = ["health", "churn_risk_30d", "churn_risk_90d", "churn_risk_180d", "clv_24m", "clv_12m"]
+    assert pick_scores(stored) == {"health": "health", "churn_risk": "churn_risk_90d", "clv": "clv_12m"}
+    assert pick_scores(stored, churn_horizon="180d", clv_horizon="24m") == {
+        "health": "health", "churn_risk": "churn_risk_180d", "clv": "clv_24m"}
+    # preferred one absent: a score named exactly like the family, else the shortest horizon stored
+    assert pick_scores(["churn_risk", "churn_risk_180d"])["churn_risk"] == "churn_risk"
+    assert pick_scores(["churn_risk_180d", "churn_risk_30d", "clv_24m", "clv_6m"]) == {
+        "health": None, "churn_risk": "churn_risk_30d", "clv": "clv_6m"}
+    assert pick_scores([]) == {"health": None, "churn_risk": None, "clv": None}
+
+
+def test_snapshot_scores_use_the_preferred_horizon(sla_ws: Workspace) -> None:
+    report = recompute(sla_ws, SLA_D, metrics=METRICS)
+    assert report.scores == {"health": None, "churn_risk": "churn_risk_90d", "clv": "clv_24m"}  # clv_12m absent
+    with _session(sla_ws) as s:
+        rows = {r.account_id: r for r in s.scalars(select(AccountSnapshot).where(AccountSnapshot.as_of == SLA_D))}
+        a1, a2 = rows["A1"], rows["A2"]
+        assert (a1.arr, a1.churn_risk, a1.clv) == (1200.0, 0.2, 5000.0)
+        assert a1.arr_at_risk == pytest.approx(240.0)  # 12 x 100 x 0.2
+        assert a2.arr_at_risk == pytest.approx(300.0)  # 12 x 250 x 0.1
+        assert a1.drivers["churn_risk"] == {"as_of": "2026-03-30", "explanation": {"why": "churn_risk_90d"},
+                                            "score": "churn_risk_90d"}
+        assert a1.drivers["clv"]["score"] == "clv_24m"
+        at_risk = repo.list_accounts(s, repo.AccountFilter(min_churn_risk=0.0, paying=True), as_of=SLA_D,
+                                     sort="-arr_at_risk", limit=10)
+        assert [r.account_id for r in at_risk.items] == ["A2", "A1"]
+    # another horizon, as asked
+    report = recompute(sla_ws, SLA_D, metrics=METRICS, churn_horizon="180d")
+    assert report.scores["churn_risk"] == "churn_risk_180d"
+    with _session(sla_ws) as s:
+        a1 = repo.get_account(s, "A1", as_of=SLA_D)
+        assert (a1.churn_risk, a1.arr_at_risk) == (0.5, pytest.approx(600.0))  # 1200 x 0.5
+    recompute(sla_ws, SLA_D, metrics=METRICS)
+
+
+def test_ticket_sla_status_by_hand(sla_ws: Workspace) -> None:
+    with _session(sla_ws) as s:
+        events = s.scalars(select(AccountEvent).where(AccountEvent.as_of == SLA_D, AccountEvent.kind == "ticket"))
+        sla = {e.details["ticket_id"]: e.details["sla"] for e in events}
+
+    def targets(ticket: str) -> list[tuple[str, str, float, float | None]]:
+        return [(t["metric"], t["status"], t["target_hours"], t["measured_hours"]) for t in sla[ticket]["targets"]]
+
+    # t1 (high): replied after 2 h <= 4 h; unresolved 11 days 14 h at the cut-off > 48 h
+    assert sla["t1"]["status"] == "breached"
+    assert targets("t1") == [("first_reply_time", "achieved", 4.0, 2.0), ("full_resolution_time", "breached", 48.0,
+                                                                           278.0)]  # 20 Mar 10:00 -> 1 Apr 00:00
+    # t2 (low): replied after 26 h > 24 h; no full-resolution target for low
+    assert sla["t2"]["status"] == "breached"
+    assert targets("t2") == [("first_reply_time", "breached", 24.0, 26.0)]
+    # t3 (normal): replied after 1 h <= 8 h (solved after the cut-off; no full-resolution target for normal)
+    assert sla["t3"] == {"status": "achieved", "targets": [
+        {"policy": "Std", "metric": "first_reply_time", "target_hours": 8.0, "status": "achieved",
+         "measured_hours": 1.0}]}
+    # t4 (high): created 3 h before the cut-off, no reply yet: both targets still running -> pending
+    assert sla["t4"]["status"] == "pending"
+    assert targets("t4") == [("first_reply_time", "pending", 4.0, None), ("full_resolution_time", "pending", 48.0,
+                                                                          None)]
+
+
+def test_cx_and_support_breakdowns_by_hand(sla_ws: Workspace) -> None:
+    march = dt.date(2026, 3, 1)
+    with _session(sla_ws) as s:
+        def value(metric: str, group: str, start: dt.date = march) -> float | None:
+            return next(p.value for p in repo.metric_series(s, metric, group_key=group, as_of=SLA_D)
+                        if p.period_start == start)
+
+        # SLA targets decided in March: t1 reply achieved (20 Mar), t1 resolution breached (22 Mar 10:00),
+        # t3 reply achieved (30 Mar); February: t2 reply breached
+        assert value("sla_achievement_rate", "") == pytest.approx(2 / 3)
+        assert value("sla_achievement_rate", "priority=high") == pytest.approx(1 / 2)
+        assert value("sla_achievement_rate", "priority=normal") == pytest.approx(1.0)
+        assert value("sla_achievement_rate", "priority=low", dt.date(2026, 2, 1)) == pytest.approx(0.0)
+        assert value("sla_achievement_rate", "channel=email") == pytest.approx(1 / 2)
+        assert value("sla_achievement_rate", "channel=chat") == pytest.approx(1.0)
+        assert value("sla_achievement_rate", "team=N1") == pytest.approx(1 / 2)
+        # NPS in March: onboarding 9 (promoter) and 6 (detractor) -> 100 x (1 - 1) / 2 = 0; support 10 -> 100
+        assert value("nps", "touchpoint=onboarding") == pytest.approx(0.0)
+        assert value("nps", "touchpoint=support") == pytest.approx(100.0)
+        # persona: the respondent contact's, else the account's (A1 admin, A2 exec)
+        assert value("nps", "persona=admin") == pytest.approx(0.0)
+        assert value("nps", "persona=exec") == pytest.approx(100.0)
+        groups = set(repo.metric_groups(s, "nps", as_of=SLA_D))
+        assert {"touchpoint=onboarding", "persona=exec", "segment=SMB"} <= groups
+        assert not any(g.startswith(("priority=", "team=")) for g in groups)  # NPS cannot be split by them
+        # MRR is only split by segment (not a CX or support metric)
+        assert set(repo.metric_groups(s, "mrr", as_of=SLA_D)) == {"", "segment=Enterprise", "segment=SMB"}

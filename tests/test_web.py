@@ -103,7 +103,9 @@ def _seed(url: str) -> None:
         s.add(AccountEvent(as_of=AS_OF, account_id="A1", at=dt.datetime(2026, 2, 3, 9, 30), kind="ticket",
                            stage="after", title="Export is broken",
                            details={"ticket_id": "T1", "channel": "email", "priority": "high", "solved_at": None,
-                                    "sla": "breached"}))
+                                    "sla": {"status": "breached", "targets": [
+                                        {"policy": "Std", "metric": "first_reply_time", "target_hours": 4.0,
+                                         "status": "breached", "measured_hours": 6.5}]}}))
         s.add(AccountEvent(as_of=AS_OF, account_id="A1", at=dt.datetime(2026, 2, 20), kind="survey", stage="after",
                            title="NPS 6", details={"survey": "nps", "score": 6, "scale_max": 10,
                                                    "touchpoint": "support", "comment": "Suporte demorou demais"}))
@@ -280,6 +282,7 @@ def test_customer_360_shows_reasons_tickets_surveys_journey(client: TestClient) 
     assert "margin" in clv and "0.80" in clv
     tickets = html[html.index('id="tickets"'):]
     assert "Export is broken" in tickets and "breached" in tickets
+    assert 'title="first_reply_time: breached (6.50 / 4.00 h)"' in tickets  # the stored per-target status
     assert "Suporte demorou demais" in html
     assert ">6 / 10<" in html[html.index('id="surveys"'):]
     # revenue history: 0 before the first subscription, 10 000 after it, held to the as-of date at the snapshot MRR
@@ -412,3 +415,31 @@ def test_each_role_sees_the_pages_its_permissions_allow(client: TestClient, role
         assert f"{role}@example.com" in response.text  # the header names who is logged in
     page = client.get("/accounts/A2").text
     assert ('id="add-note"' in page) == ("notes:write" in MATRIX[role])
+
+
+def test_web_errors_are_html_pages_api_errors_stay_json(client: TestClient) -> None:
+    login(client, "viewer@example.com")
+    missing = client.get("/accounts/NOPE")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert 'id="error-page" data-status="404" data-code="not_found"' in missing.text
+    assert "<h1>Page not found</h1>" in missing.text and "no account &#39;NOPE&#39;" in missing.text
+    assert 'id="error-home"' in missing.text
+    unknown = client.get("/no/such/page", headers={"accept-language": "en"})
+    assert unknown.status_code == 404 and "<h1>Page not found</h1>" in unknown.text
+    # a viewer may not write notes: 403 as a page, in the language asked for
+    page = client.get("/accounts/A1").text
+    refused = client.post("/accounts/A1/notes?lang=pt-BR", data={"body": "x", "csrf_token": _csrf(page)},
+                          follow_redirects=False)
+    assert refused.status_code == 403 and refused.headers["content-language"] == "pt-BR"
+    assert "<h1>Acesso negado</h1>" in refused.text and "Seu papel não permite" in refused.text
+    assert "Erro 403" in refused.text
+    # the API keeps the JSON envelope, whatever the Accept header says
+    api = client.get("/api/v1/accounts/NOPE")
+    assert api.status_code == 404 and api.headers["content-type"].startswith("application/json")
+    assert api.json()["error"]["code"] == "not_found"
+    api_refused = client.post("/api/v1/tasks", json={"account_id": "A1", "type": "risk", "title": "x"},
+                              headers={"X-CSRF-Token": _csrf(page)})
+    assert api_refused.status_code == 403 and api_refused.json()["error"]["code"] == "forbidden"
+    # a client that does not ask for HTML keeps the envelope on web paths too
+    plain = client.get("/accounts/NOPE", headers={"accept": "application/json"})
+    assert plain.status_code == 404 and plain.json()["error"]["code"] == "not_found"

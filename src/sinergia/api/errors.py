@@ -60,6 +60,17 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
+def respond(request: Request, status: int, code: str, message: str, details: Any = None,
+            headers: dict[str, str] | None = None) -> Response:
+    """The JSON envelope; for a web page (:func:`_wants_html`) the HTML page ``app.state.html_error_page``
+    renders when the web app set one (``sinergia.web.mount``)."""
+    page = getattr(request.app.state, "html_error_page", None)
+    if page is not None and _wants_html(request):
+        response: Response = page(request, status, code, message, headers)
+        return response
+    return envelope(status, code, message, details, headers)
+
+
 def status_for(error: SinergiaError) -> tuple[int, str]:
     if isinstance(error, RateLimited):
         return 429, "rate_limited"
@@ -92,7 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
         if status == 401 and headers is None:
             headers = {"WWW-Authenticate": "Bearer"}
-        return envelope(status, code, str(error), headers=headers)
+        return respond(request, status, code, str(error), headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
@@ -102,7 +113,7 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"no route {request.method} {request.url.path}"
         if error.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
-        return envelope(error.status_code, code, message, headers=getattr(error, "headers", None))
+        return respond(request, error.status_code, code, message, headers=getattr(error, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> Response:
@@ -111,12 +122,12 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in error.errors()
         ]
         if not details:
-            return envelope(422, "validation_error", "invalid request")
+            return respond(request, 422, "validation_error", "invalid request")
         where = ".".join(str(p) for p in details[0]["loc"])
         message = str(details[0]["msg"])
-        return envelope(422, "validation_error", f"{where}: {message}" if where else message, details)
+        return respond(request, 422, "validation_error", f"{where}: {message}" if where else message, details)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return envelope(500, "internal_error", f"unexpected error ({type(error).__name__}); see the server log")
+        return respond(request, 500, "internal_error", f"unexpected error ({type(error).__name__}); see the server log")

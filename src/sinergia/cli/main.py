@@ -283,7 +283,8 @@ def demo(
 ) -> None:
     """Generate a believable B2B SaaS (deterministic) and load it into the workspace.
 
-    Creates the workspace if needed, writes Parquet files to WORKSPACE/demo-data and ingests them
+    Creates the workspace if needed (a new one gets the demo company's support SLA policy in
+    sinergia.yaml), writes Parquet files to WORKSPACE/demo-data and ingests them
     with the 'sinergia' preset. Churn and expansion follow signals in the data (docs/demo-data.md).
 
     Example: sinergia demo --workspace ./demo --accounts 2000 --seed 1
@@ -294,10 +295,14 @@ def demo(
 
     root = resolve_workspace_path(workspace)
     ws = init_workspace(root, timezone="America/Sao_Paulo") if not (root / "sinergia.yaml").exists() else None
-    if ws is None:
-        from sinergia.workspace import open_workspace
+    if ws is not None:  # a new workspace gets the demo company's SLA policy (an existing config is left alone)
+        from sinergia.demo.workspace_config import config_section
 
-        ws = open_workspace(root)
+        with (root / "sinergia.yaml").open("a", encoding="utf-8") as config:
+            config.write(config_section())
+    from sinergia.workspace import open_workspace
+
+    ws = open_workspace(root)
     out = ws.path / "demo-data"
     out.mkdir(exist_ok=True)
     with _progress(accounts, "Generating accounts", fmt is Format.table) as advance:

@@ -26,13 +26,20 @@ def recompute(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output: table for people, json/csv for scripts.")] = (
         Format.table
     ),
+    churn_horizon: Annotated[str, typer.Option(
+        "--churn-horizon", help="Snapshot churn risk: the score churn_risk_<this> (else a fallback, see docs/app.md).",
+    )] = "90d",
+    clv_horizon: Annotated[str, typer.Option(
+        "--clv-horizon", help="Snapshot CLV: the score clv_<this> (else a fallback, see docs/app.md).",
+    )] = "12m",
     playbooks: Annotated[bool, typer.Option(
         "--playbooks/--no-playbooks",
         help="Then evaluate the playbooks as of the same date (tasks, messages, firings; see docs/playbooks.md).",
     )] = True,
 ) -> None:
     """Recompute the serving store for one as-of date: account snapshots, 24 months of every metric (overall
-    and by segment), score history and the journey timeline.
+    and by segment; CX and support metrics also by their dimensions), score history and the journey timeline
+    (tickets with their SLA status).
 
     Idempotent (re-running replaces that as-of) and atomic (one store transaction); the app keeps serving
     the previous state until it commits. See docs/app.md.
@@ -51,7 +58,8 @@ def recompute(
         raise UsageError(f"--as-of must be a date YYYY-MM-DD, not '{as_of}'") from None
     ws = open_workspace(workspace)
     upgrade_store(ws.store_url)
-    report = run(ws, day, metrics=metric, actor=f"cli:{getpass.getuser()}")
+    report = run(ws, day, metrics=metric, actor=f"cli:{getpass.getuser()}", churn_horizon=churn_horizon,
+                 clv_horizon=clv_horizon)
     fired = None
     if playbooks:
         from sinergia.playbooks.runner import run_playbooks
@@ -67,6 +75,8 @@ def recompute(
     print_rows(rows, fmt, title=f"Recomputed as of {day.isoformat()}")
     if fmt is Format.table:
         console.print(f"Written in {report.seconds.get('write', 0.0):.2f} s (one transaction).")
+        used = ", ".join(f"{k}: {v or 'none stored'}" for k, v in report.scores.items())
+        console.print(f"Snapshot scores from {used}.")
     if fired is not None and fmt is Format.table:
         console.print(f"Playbooks as of {day.isoformat()}: {len(fired.firings)} firings "
                       "('sinergia playbooks run --dry-run' lists them; --no-playbooks skips this step).")

@@ -485,6 +485,21 @@ def _sla_targets(ctx: MetricContext) -> Any:
     )
 
 
+def sla_targets(ctx: MetricContext) -> Any:
+    """Every SLA target that applies to a ticket created before the cut-off: the ticket's policy (the first of
+    ``metrics.sla_policies`` whose ``when`` matches) has a target for the SLA metric and the ticket's priority.
+
+    Columns: account_id, ticket_id, sla_policy, sla_metric, target_hours. The decided ones are the observations
+    of ``sla_achievement_rate`` (``sla_status`` achieved / breached); a target not decided by the cut-off is
+    pending (still running within its target).
+    """
+    base = _policy_match(ctx)
+    base = base.filter(base.sla_policy.notnull())
+    targets = _sla_targets(ctx)
+    rows = base.join(targets, (base.sla_policy == targets._t_policy) & (base.priority == targets._t_priority))
+    return rows.select("account_id", "ticket_id", "sla_policy", "sla_metric", target_hours=rows.target_s / HOUR)
+
+
 def _sla(ctx: MetricContext) -> Any:
     uses_calendar = any(p.calendar for p in ctx.settings.sla_policies)
     clock = clock_for(ctx) if uses_calendar else None

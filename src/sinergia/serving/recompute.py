@@ -5,19 +5,20 @@ What one run writes, for an as-of date ``D``:
 * ``account_snapshots`` — one row per account that exists by ``D`` (``created_at`` blank or before the
   end of ``D``): attributes, MRR in force at the end of ``D`` (the metrics' own MRR step function,
   :func:`sinergia.metrics.revenue.account_period_mrr`, in the workspace currency), ARR = 12 × MRR, open
-  tickets at the end of ``D``, and the latest ``health`` / ``churn_risk`` / ``clv`` score on or before ``D``
-  from the engine's score history (:func:`sinergia.scores.history.latest_scores`; null when absent) with
-  their explanations as ``drivers``;
+  tickets at the end of ``D``, and the latest ``health``, churn-risk and CLV score on or before ``D`` from the
+  engine's score history (:func:`sinergia.scores.history.latest_scores`; ``churn_risk_90d`` and ``clv_12m``
+  by default, see :func:`pick_scores`; null when absent) with their explanations and names as ``drivers``;
 * ``metric_points`` — every registered metric, monthly, for the 24 months ending with the month of ``D``,
-  overall (``group_key=""``) and by segment (``group_key="segment=<value>"``), straight from
-  :func:`sinergia.metrics.compute`;
+  overall (``group_key=""``), by segment (``group_key="segment=<value>"``), and the CX and support metrics
+  the pages break down by their dimensions (:data:`GROUP_BY`), straight from :func:`sinergia.metrics.compute`;
 * ``score_points`` — the engine's score history up to ``D`` (rows after ``D`` are left alone);
-* ``account_events`` — the journey timeline (see :func:`journey_stage`), kept for the newest as-of only
+* ``account_events`` — the journey timeline (see :func:`journey_stage`; tickets carry their SLA status,
+  :func:`_ticket_sla`), kept for the newest as-of only
   (each run repeats every older event, so older copies are dropped in the same transaction);
 * text sentiment (when ``sinergia text score`` has filled the engine's ``text_sentiment`` table): each
   snapshot's ``attributes.text_sentiment`` (last 90 days: n, mean, negative share, the latest negative
-  texts as redacted excerpts) and ``metric_points`` rows of metric ``text_sentiment`` (monthly, and per
-  topic over the last 90 days; :func:`sinergia.text.workspace.sentiment_points`);
+  texts as redacted excerpts) and ``metric_points`` rows of metrics ``text_sentiment`` (monthly) and
+  ``text_sentiment_window`` (last 90 days, overall and per topic; :func:`sinergia.text.workspace.sentiment_points`);
 * ``recompute_runs`` — one row for ``D`` with the row counts.
 
 It is **idempotent** (a re-run deletes what the previous run wrote for ``D`` and writes it again) and
@@ -31,6 +32,7 @@ from __future__ import annotations
 import cmath
 import datetime as dt
 import decimal
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -62,10 +64,35 @@ from sinergia.workspace import Workspace
 
 #: Months of metric history written per run.
 MONTHS = 24
-#: Dimensions metric series are split by (besides the overall series).
-GROUP_BY: tuple[str, ...] = ("segment",)
-#: Scores copied onto the snapshot (name in the engine's score history → snapshot columns).
+#: The CX metrics split by the survey's dimensions (what the CX page shows).
+CX_BREAKDOWN_METRICS: tuple[str, ...] = ("nps", "csat", "ces_mean")
+#: The support metrics split by the ticket's dimensions (what the Support page shows).
+SUPPORT_BREAKDOWN_METRICS: tuple[str, ...] = (
+    "first_reply_time",
+    "full_resolution_time",
+    "first_contact_resolution_rate",
+    "reopen_rate",
+    "sla_achievement_rate",
+    "backlog",
+)
+#: One-dimension splits written besides the overall series: dimension → the metrics split by it (``None``:
+#: every metric written). Only these metric × dimension pairs are computed; a metric that cannot be split by
+#: the dimension (not among its registry ``dimensions`` nor an account attribute it accepts) is skipped.
+GROUP_BY: dict[str, tuple[str, ...] | None] = {
+    "segment": None,
+    "touchpoint": CX_BREAKDOWN_METRICS,
+    "journey_stage": CX_BREAKDOWN_METRICS,
+    "persona": CX_BREAKDOWN_METRICS,
+    "channel": CX_BREAKDOWN_METRICS + SUPPORT_BREAKDOWN_METRICS,
+    "priority": SUPPORT_BREAKDOWN_METRICS,
+    "team": SUPPORT_BREAKDOWN_METRICS,
+}
+#: Scores copied onto the snapshot: ``health``, and the churn-risk and CLV score of the preferred horizon
+#: (``churn_risk_<CHURN_HORIZON>``, ``clv_<CLV_HORIZON>``, the names the CLIs write); see :func:`pick_scores`.
 SNAPSHOT_SCORES = ("health", "churn_risk", "clv")
+#: Preferred horizons of the churn-risk and CLV scores (``recompute(..., churn_horizon=, clv_horizon=)``).
+CHURN_HORIZON = "90d"
+CLV_HORIZON = "12m"
 #: Length of the "during" stage when no first-value milestone ends it earlier.
 ONBOARDING_DAYS = 90
 #: Usage-count milestones shown on the timeline (the N-th usage event of the account).
@@ -79,9 +106,12 @@ class RecomputeReport:
     as_of: dt.date
     counts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Snapshot score → the stored score name that filled it (``None``: none stored); see :func:`pick_scores`.
+    scores: dict[str, str | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"as_of": self.as_of.isoformat(), "counts": dict(self.counts), "seconds": dict(self.seconds)}
+        return {"as_of": self.as_of.isoformat(), "counts": dict(self.counts), "seconds": dict(self.seconds),
+                "scores": dict(self.scores)}
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -152,7 +182,57 @@ def _context(ws: Workspace, source: TableSource, as_of: dt.date) -> MetricContex
     return MetricContext(source, as_of, periods_ending(as_of, "day", 1), ws.config.metrics, ws.config.currency, "day")
 
 
-def _snapshot_rows(ws: Workspace, source: TableSource, as_of: dt.date) -> list[dict[str, Any]]:
+def _stored_score_names(ws: Workspace, as_of: dt.date) -> list[str]:
+    """The score names with at least one row on or before ``as_of`` in the engine's score history."""
+    from sinergia.scores.history import TABLE
+
+    con = ws.duckdb_reader()
+    try:
+        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]).fetchone()
+        if not exists or not exists[0]:
+            return []
+        found = con.execute(f"SELECT DISTINCT score FROM {TABLE} WHERE as_of <= ? ORDER BY score", [as_of]).fetchall()
+        return [str(r[0]) for r in found]
+    finally:
+        con.close()
+
+
+def _horizon_key(name: str, family: str) -> tuple[float, str]:
+    """Sort key of a fallback horizon variant: shortest horizon in days first (``churn_risk_30d`` < ``_90d``)."""
+    suffix = name[len(family) + 1:]
+    unit = {"d": 1.0, "w": 7.0, "m": 30.4375, "y": 365.25}.get(suffix[-1:], math.inf)
+    try:
+        return float(suffix[:-1]) * unit, name
+    except ValueError:
+        return math.inf, name
+
+
+def pick_scores(available: Iterable[str], *, churn_horizon: str = CHURN_HORIZON,
+                clv_horizon: str = CLV_HORIZON) -> dict[str, str | None]:
+    """Which stored score fills each snapshot score (``health``, ``churn_risk``, ``clv``), from the names present.
+
+    ``health`` is ``health``. Churn risk and CLV: ``<family>_<preferred horizon>`` (``churn_risk_90d``,
+    ``clv_12m``) when stored, else a score named exactly ``<family>``, else the stored ``<family>_*`` variant
+    of the shortest horizon (one name for every account, so ARR at risk compares like with like); ``None``
+    when there is none.
+    """
+    names = set(available)
+    chosen: dict[str, str | None] = {"health": "health" if "health" in names else None}
+    for family, horizon in (("churn_risk", churn_horizon), ("clv", clv_horizon)):
+        preferred = f"{family}_{horizon}"
+        if preferred in names:
+            chosen[family] = preferred
+        elif family in names:
+            chosen[family] = family
+        else:
+            variants = sorted((n for n in names if n.startswith(family + "_")),
+                              key=functools.partial(_horizon_key, family=family))
+            chosen[family] = variants[0] if variants else None
+    return chosen
+
+
+def _snapshot_rows(ws: Workspace, source: TableSource, as_of: dt.date,
+                   picked: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
     from sinergia.scores.history import latest_scores
 
     cut = ibis.literal(cutoff(as_of))
@@ -172,10 +252,12 @@ def _snapshot_rows(ws: Workspace, source: TableSource, as_of: dt.date) -> list[d
     open_frame = source.execute(tickets.filter(still_open).group_by("account_id").aggregate(n=lambda t: t.count()))
     open_by_account = {str(a): int(n) for a, n in zip(open_frame["account_id"], open_frame["n"], strict=True)}
     text_sentiment = _text_sentiment_by_account(ws, as_of)
+    picked = picked if picked is not None else pick_scores(_stored_score_names(ws, as_of))
     scores: dict[str, dict[str, dict[str, Any]]] = {}
-    for name in SNAPSHOT_SCORES:
-        frame = latest_scores(ws, name, as_of)
-        scores[name] = {str(r["account_id"]): r for r in frame.to_dict(orient="records")}
+    for key in SNAPSHOT_SCORES:
+        stored = picked.get(key)
+        frame = latest_scores(ws, stored, as_of) if stored else pd.DataFrame()
+        scores[key] = {str(r["account_id"]): r for r in frame.to_dict(orient="records")}
     base_fields = {
         "account_id",
         "name",
@@ -206,7 +288,8 @@ def _snapshot_rows(ws: Workspace, source: TableSource, as_of: dt.date) -> list[d
             except ValueError:
                 source_attributes = {"raw": source_attributes}
         drivers = {
-            name: {"as_of": _json_safe(found.get("as_of")), "explanation": _json_safe(found.get("explanation"))}
+            name: {"as_of": _json_safe(found.get("as_of")), "explanation": _json_safe(found.get("explanation")),
+                   "score": picked[name]}
             for name, found in (("health", health), ("churn_risk", risk), ("clv", clv))
             if found
         }
@@ -263,38 +346,33 @@ def _text_rows(ws: Workspace, as_of: dt.date) -> list[dict[str, Any]]:
         con.close()
 
 
+def _splittable(names: Sequence[str], dimension: str) -> list[str]:
+    """The metrics of ``names`` that can be split by ``dimension`` (the registry's rule, :func:`valid_by`)."""
+    from sinergia.metrics.aggregate import valid_by
+    from sinergia.metrics.registry import get_metric
+
+    return [n for n in names if dimension in valid_by(get_metric(n))]
+
+
 def _metric_rows(ws: Workspace, source: TableSource, as_of: dt.date, names: Sequence[str]) -> list[dict[str, Any]]:
+    from sinergia.metrics.aggregate import evaluate
+    from sinergia.metrics.registry import get_metric
+
     rows: list[dict[str, Any]] = []
+    # One metric context for every split: what :func:`sinergia.metrics.compute` does per call (``evaluate`` of
+    # each metric), with the intermediate tables several metrics read (``ctx.shared``: ticket facts, account
+    # MRR) computed once for the overall series and all the splits instead of once per split. Same rows.
+    ctx = MetricContext(source, as_of, periods_ending(as_of, "month", MONTHS), ws.config.metrics,
+                        ws.config.currency, "month")
     frames: list[tuple[str | None, pd.DataFrame]] = [
-        (
-            None,
-            metrics_api.compute(
-                source,
-                names,
-                as_of=as_of,
-                period="month",
-                count=MONTHS,
-                settings=ws.config.metrics,
-                currency=ws.config.currency,
-            ),
-        )
-    ]
-    for dimension in GROUP_BY:
-        frames.append(
-            (
-                dimension,
-                metrics_api.compute(
-                    source,
-                    names,
-                    as_of=as_of,
-                    period="month",
-                    count=MONTHS,
-                    by=[dimension],
-                    settings=ws.config.metrics,
-                    currency=ws.config.currency,
-                ),
-            )
-        )
+        (None, pd.concat([evaluate(get_metric(n), ctx, []).astype(object) for n in names], ignore_index=True))
+    ] if names else []
+    for dimension, wanted in GROUP_BY.items():
+        chosen = _splittable(names if wanted is None else [n for n in wanted if n in names], dimension)
+        if chosen:
+            frame = pd.concat([evaluate(get_metric(n), ctx, [dimension]).astype(object) for n in chosen],
+                              ignore_index=True)
+            frames.append((dimension, frame))
     for split, frame in frames:
         for record in frame.to_dict(orient="records"):
             group = "" if split is None else f"{split}={_clean(record.get(split)) or ''}"
@@ -339,6 +417,50 @@ def _score_rows(ws: Workspace, as_of: dt.date) -> list[dict[str, Any]]:
     ]
 
 
+def _ticket_sla(ws: Workspace, source: TableSource, as_of: dt.date) -> dict[str, dict[str, Any]]:
+    """Per ticket, its SLA targets' status at the end of ``as_of`` (the metrics' SLA logic, not a second formula).
+
+    The targets that apply are :func:`sinergia.metrics.support.sla_targets`; a target is ``achieved`` or
+    ``breached`` when ``sla_achievement_rate`` has an observation for it (its rows behind, over every month
+    since the first ticket), else ``pending``. The ticket's ``status`` is ``breached`` when any target is,
+    else ``pending`` when any is, else ``achieved``. No policies → no entry.
+    """
+    from sinergia.metrics.support import sla_targets
+
+    settings = ws.config.metrics
+    if not settings.sla_policies:
+        return {}
+    ctx = _context(ws, source, as_of)
+    applied = _records(source.execute(sla_targets(ctx)))
+    if not applied:
+        return {}
+    t = source.table("tickets")
+    first = source.execute(t.filter(t.created_at < ibis.literal(cutoff(as_of))).aggregate(lo=t.created_at.min()))
+    decided = metrics_api.rows(
+        source, "sla_achievement_rate", as_of=as_of, period="month", start=_date(first["lo"].iloc[0]),
+        settings=settings, currency=ws.config.currency,
+    )
+    found = {(str(r["ticket_id"]), str(r["sla_metric"])): r for r in _records(decided)}
+    targets: dict[str, list[dict[str, Any]]] = {}
+    for r in applied:
+        ticket, metric = str(r["ticket_id"]), str(r["sla_metric"])
+        hit = found.get((ticket, metric))
+        measured = _float(hit.get("measured_hours")) if hit else None
+        targets.setdefault(ticket, []).append({
+            "policy": r["sla_policy"],
+            "metric": metric,
+            "target_hours": _float(r["target_hours"]),
+            "status": str(hit["sla_status"]) if hit else "pending",
+            "measured_hours": None if measured is None else round(measured, 2),
+        })
+    out: dict[str, dict[str, Any]] = {}
+    for ticket, rows in targets.items():
+        states = {row["status"] for row in rows}
+        status = "breached" if "breached" in states else "pending" if "pending" in states else "achieved"
+        out[ticket] = {"status": status, "targets": sorted(rows, key=lambda row: str(row["metric"]))}
+    return out
+
+
 def _event_rows(ws: Workspace, source: TableSource, as_of: dt.date) -> list[dict[str, Any]]:
     """The journey timeline: orders, MRR movements, tickets, survey answers and usage milestones."""
     from sinergia.metrics.lifecycle import milestone_reached
@@ -374,6 +496,7 @@ def _event_rows(ws: Workspace, source: TableSource, as_of: dt.date) -> list[dict
         )
     tickets = source.table("tickets")
     tickets = tickets.filter((tickets.created_at < cut) & tickets.account_id.notnull())
+    sla = _ticket_sla(ws, source, as_of)
     for r in _records(
         source.execute(
             tickets.select(
@@ -393,6 +516,7 @@ def _event_rows(ws: Workspace, source: TableSource, as_of: dt.date) -> list[dict
                     "channel": r["channel"],
                     "priority": r["priority"],
                     "solved_at": solved.isoformat() if solved else None,
+                    **({"sla": sla[str(r["ticket_id"])]} if str(r["ticket_id"]) in sla else {}),
                 },
             )
         )
@@ -497,21 +621,28 @@ def recompute(
     metrics: Sequence[str] | None = None,
     actor: str = "system",
     progress: Progress | None = None,
+    churn_horizon: str = CHURN_HORIZON,
+    clv_horizon: str = CLV_HORIZON,
 ) -> RecomputeReport:
     """Compute everything for ``as_of`` from the engine, then replace that as-of in the store in one transaction.
 
-    ``metrics`` limits the metric series (default: every registered metric).
+    ``metrics`` limits the metric series (default: every registered metric). ``churn_horizon`` /
+    ``clv_horizon`` pick the snapshot's churn-risk and CLV scores (``churn_risk_90d``, ``clv_12m`` by
+    default; :func:`pick_scores` says what happens when that one is not stored); ``report.scores`` names
+    the scores used.
     """
     if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
         raise UsageError("as_of must be a date (YYYY-MM-DD)")
     say = progress or (lambda _msg: None)
     names = list(metrics) if metrics is not None else sorted(all_metrics())
     report = RecomputeReport(as_of)
+    report.scores = pick_scores(_stored_score_names(ws, as_of), churn_horizon=churn_horizon,
+                                clv_horizon=clv_horizon)
     started = utcnow()
     source = TableSource.from_workspace(ws)
     try:
         steps: list[tuple[str, Callable[[], list[dict[str, Any]]]]] = [
-            ("snapshots", lambda: _snapshot_rows(ws, source, as_of)),
+            ("snapshots", lambda: _snapshot_rows(ws, source, as_of, report.scores)),
             ("metric_points", lambda: _metric_rows(ws, source, as_of, names)),
             ("score_points", lambda: _score_rows(ws, as_of)),
             ("account_events", lambda: _event_rows(ws, source, as_of)),
@@ -554,7 +685,7 @@ def recompute(
                 actor=actor,
                 action="recompute",
                 target=f"as_of:{as_of.isoformat()}",
-                details={"counts": dict(report.counts)},
+                details={"counts": dict(report.counts), "scores": dict(report.scores)},
             )
         )
     report.seconds["write"] = round(time.perf_counter() - t0, 3)

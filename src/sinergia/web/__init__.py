@@ -20,6 +20,9 @@ def mount(app: FastAPI) -> None:
     app.include_router(assets_router)
     app.include_router(pages_router)
     app.include_router(tasks_router)
+    from sinergia.web.errors import error_page
+
+    app.state.html_error_page = error_page  # browsers get HTML error pages (sinergia.api.errors)
     public = getattr(app.state, "public_paths", None)
     if isinstance(public, set):
         public.update(PUBLIC_WEB_PATHS)

@@ -15,7 +15,7 @@ HEALTH_BANDS = (N_("green"), N_("yellow"), N_("red"), N_("good"), N_("warn"), N_
 TRENDS = (N_("up"), N_("down"), N_("same"), N_("flat"))
 TASK_STATUSES = (N_("open"), N_("done"), N_("snoozed"), N_("solved"))
 TASK_PRIORITIES = (N_("low"), N_("normal"), N_("high"), N_("urgent"))
-SLA_STATES = (N_("met"), N_("breached"), N_("pending"))
+SLA_STATES = (N_("met"), N_("achieved"), N_("breached"), N_("pending"))
 DIMENSIONS = (N_("touchpoint"), N_("journey_stage"), N_("persona"), N_("channel"), N_("priority"), N_("team"),
               N_("segment"))
 #: The unit descriptions, spelled out for extraction (the registry owns them; a test keeps the two equal).

@@ -359,10 +359,16 @@ def account_page(
         timeline.setdefault(event.stage, []).append(event)
         details = event.details or {}
         if event.kind == "ticket":
+            sla = details.get("sla")  # recompute: {"status", "targets": [{"metric", "status", ...}]}
+            sla_targets = sla.get("targets") or [] if isinstance(sla, dict) else []
             tickets.append({"at": event.at, "title": event.title, "channel": details.get("channel"),
                             "priority": details.get("priority"),
                             "status": details.get("status") or ("solved" if details.get("solved_at") else "open"),
-                            "sla": details.get("sla")})
+                            "sla": sla.get("status") if isinstance(sla, dict) else sla,
+                            "sla_detail": "; ".join(
+                                f"{t.get('metric')}: {_(str(t.get('status')))} "
+                                f"({_show(t.get('measured_hours'), fmt)} / {_show(t.get('target_hours'), fmt)} h)"
+                                for t in sla_targets if isinstance(t, dict))})
         elif event.kind in ("survey", "survey_response"):
             score = details.get("score")
             scale = details.get("scale_max")
