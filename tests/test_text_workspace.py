@@ -267,10 +267,14 @@ def test_recompute_copies_sentiment_into_the_store(ws: Workspace) -> None:
     recompute(ws, AS_OF, metrics=["nps"])
     with session_factory(ws.store_url)() as session:
         snap = session.scalars(select(AccountSnapshot).where(AccountSnapshot.account_id == "A")).one()
-        points = session.scalars(select(MetricPoint).where(MetricPoint.metric == "text_sentiment")).all()
+        points = session.scalars(select(MetricPoint).where(
+            MetricPoint.metric.in_(["text_sentiment", "text_sentiment_window"]))).all()
     assert snap.attributes["text_sentiment"]["n"] == 2
     assert snap.attributes["text_sentiment"]["last_negative_excerpt"] == "ruim"
-    assert {(p.period, p.group_key) for p in points} >= {("month", ""), ("90d", "")}
+    assert {(p.metric, p.period, p.group_key) for p in points} == {
+        ("text_sentiment", "month", ""), ("text_sentiment_window", "90d", "")}
+    march = next(p for p in points if p.period == "month" and p.period_start == dt.date(2026, 3, 1))
+    assert (march.n, march.numerator, march.denominator) == (5, 2.0, 5.0)
 
 
 def test_topics_and_cli(tmp_path: Path) -> None:
@@ -301,3 +305,40 @@ def test_topics_and_cli(tmp_path: Path) -> None:
     entrega = rows[rows["topic"].astype(str).str.startswith("entrega")]
     key = f"topic={entrega['topic'].iloc[0]}"
     assert by_topic[key]["value"] == pytest.approx(float(entrega["sentiment"].mean()), abs=1e-6)
+
+
+def test_cx_page_and_customer_360_show_sentiment(ws: Workspace) -> None:
+    from fastapi.testclient import TestClient
+
+    from sinergia.api.app import create_app
+    from sinergia.auth.core import create_user
+    from sinergia.serving.recompute import recompute
+    from sinergia.store.db import dispose_engine, transaction
+    from sinergia.store.migrate import upgrade_store
+
+    upgrade_store(ws.store_url)
+    recompute(ws, AS_OF, metrics=["nps"])
+    app = create_app(ws)
+    url = app.state.store_url
+    with transaction(url) as session:
+        create_user(session, "viewer-text@example.com", "viewer", password="correct horse battery", locale="en")
+    try:
+        with TestClient(app, headers={"accept": "text/html"}) as client:
+            form = client.get("/login").text
+            token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            client.post("/login", data={"email": "viewer-text@example.com", "password": "correct horse battery",
+                                        "csrf_token": token})
+            cx = client.get("/cx")
+            assert cx.status_code == 200
+            assert 'id="section-text-sentiment"' in cx.text
+            # 90 days to 31 Mar: f1 bom, f3, r1 ruim, r2 good, t1 ruim -> 2 of 5 negative = 40.0 %
+            assert "n = 5" in cx.text and "40.0%" in cx.text
+            page = client.get("/accounts/A")
+            assert page.status_code == 200
+            assert 'id="text-sentiment"' in page.text and 'id="negative-texts"' in page.text
+            assert "-0.07" in page.text or "−0.07" in page.text  # A's mean -0.06795, two decimals
+            assert "survey_responses:r1" in page.text
+            d = client.get("/accounts/D")  # D's only text is not negative enough to list, and its PII is redacted
+            assert "joao.silva" not in d.text
+    finally:
+        dispose_engine(url)

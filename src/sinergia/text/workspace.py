@@ -343,8 +343,10 @@ def workspace_account_sentiment(workspace: Workspace, as_of: dt.date, *, window_
 # -- what the app reads (copied by the recompute) -----------------------------------------------------------
 #: Trailing window of the per-account and per-topic figures the app shows.
 APP_WINDOW_DAYS = 90
-#: Metric name of the sentiment rows the recompute writes into ``metric_points``.
+#: Metric names of the sentiment rows the recompute writes into ``metric_points``: monthly, and the trailing
+#: window (overall and per topic).
 SERIES_METRIC = "text_sentiment"
+WINDOW_METRIC = "text_sentiment_window"
 
 
 def _month_start(day: dt.date) -> dt.date:
@@ -360,7 +362,8 @@ def _point(rows: pd.DataFrame, start: dt.date, end: dt.date, period: str, group_
            partial: bool) -> dict[str, Any]:
     n = len(rows)
     negative = int((rows["polarity"] == "negative").sum()) if n else 0
-    return {"metric": SERIES_METRIC, "period": period, "period_start": start, "period_end": end,
+    metric = SERIES_METRIC if period == "month" else WINDOW_METRIC
+    return {"metric": metric, "period": period, "period_start": start, "period_end": end,
             "partial": partial, "group_key": group_key,
             "value": round(float(rows["sentiment"].mean()), 6) if n else None,
             "numerator": float(negative), "denominator": float(n), "n": n, "ci_low": None, "ci_high": None,
@@ -371,10 +374,10 @@ def sentiment_points(con: duckdb.DuckDBPyConnection, as_of: dt.date, *, months: 
                      window_days: int = APP_WINDOW_DAYS) -> list[dict[str, Any]]:
     """Portfolio sentiment rows for the app (``metric_points`` columns, without ``as_of``).
 
-    * ``period="month"``, ``group_key=""``: each of the ``months`` calendar months ending with the month of
-      ``as_of`` (the last one partial, cut at the as-of date);
-    * ``period=f"{window_days}d"``: the ``window_days`` days up to ``as_of``, overall (``group_key=""``) and
-      per topic (``group_key="topic=<label>"``).
+    * metric :data:`SERIES_METRIC`, ``period="month"``, ``group_key=""``: each of the ``months`` calendar
+      months ending with the month of ``as_of`` that has texts (the last one partial, cut at the as-of date);
+    * metric :data:`WINDOW_METRIC`, ``period=f"{window_days}d"``: the ``window_days`` days up to ``as_of``,
+      overall (``group_key=""``) and per topic (``group_key="topic=<label>"``).
 
     ``value`` is the mean sentiment, ``n`` = ``denominator`` the number of texts, ``numerator`` the negative
     ones (so ``numerator / denominator`` is the negative share). No rows while texts have not been scored.

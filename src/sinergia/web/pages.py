@@ -40,7 +40,7 @@ from sinergia.auth.core import (
 )
 from sinergia.metrics.registry import UNITS, Metric, all_metrics
 from sinergia.store.repo import NotFound as NotFoundError
-from sinergia.web import charts, views
+from sinergia.web import charts, sentiment, views
 from sinergia.web.i18n import DEFAULT_LOCALE, negotiate, normalize_locale, translations
 from sinergia.web.render import render
 
@@ -498,7 +498,8 @@ def cx_page(
             })
     sections = over_time + sections
     return _page(request, principal, "breakdown.html", "cx", as_of=as_of, heading=_("Customer experience"),
-                 cards=cards, sections=sections, charts=True)
+                 cards=cards, sections=sections, charts=True,
+                 text_sentiment=sentiment.cx_context(session, as_of, locale, _("Mean sentiment")))
 
 
 @router.get("/support", name="web_support", dependencies=[Depends(Permission("metrics:read"))])
