@@ -322,12 +322,20 @@ def test_cx_page_and_customer_360_show_sentiment(ws: Workspace) -> None:
     url = app.state.store_url
     with transaction(url) as session:
         create_user(session, "viewer-text@example.com", "viewer", password="correct horse battery", locale="en")
+        create_user(session, "pt-text@example.com", "viewer", password="correct horse battery", locale="pt-BR")
+
+    def login(client: TestClient, email: str) -> None:
+        form = client.get("/login").text
+        token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        client.post("/login", data={"email": email, "password": "correct horse battery", "csrf_token": token})
+
     try:
         with TestClient(app, headers={"accept": "text/html"}) as client:
-            form = client.get("/login").text
-            token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-            client.post("/login", data={"email": "viewer-text@example.com", "password": "correct horse battery",
-                                        "csrf_token": token})
+            login(client, "pt-text@example.com")
+            assert "Comentários negativos recentes" in client.get("/accounts/A").text
+            assert "Sentimento dos textos dos clientes" in client.get("/cx").text
+        with TestClient(app, headers={"accept": "text/html"}) as client:
+            login(client, "viewer-text@example.com")
             cx = client.get("/cx")
             assert cx.status_code == 200
             assert 'id="section-text-sentiment"' in cx.text
