@@ -390,3 +390,17 @@ def test_cx_and_support_breakdowns_by_hand(sla_ws: Workspace) -> None:
         assert not any(g.startswith(("priority=", "team=")) for g in groups)  # NPS cannot be split by them
         # MRR is only split by segment (not a CX or support metric)
         assert set(repo.metric_groups(s, "mrr", as_of=SLA_D)) == {"", "segment=Enterprise", "segment=SMB"}
+
+
+def test_demo_workspace_config_carries_the_generators_sla() -> None:
+    import yaml
+
+    from sinergia.demo.workspace_config import config_section
+    from sinergia.metrics.settings import MetricSettings
+
+    settings = MetricSettings(**yaml.safe_load(config_section())["metrics"])
+    (policy,) = settings.sla_policies
+    assert policy.when == {} and policy.calendar is None  # every ticket, calendar hours
+    # the first-reply SLA the generator answers against (sinergia.demo._support.SLA_HOURS, tag sla_breach)
+    assert policy.targets["first_reply_time"] == {"low": 24.0, "normal": 8.0, "high": 4.0, "urgent": 1.0}
+    assert policy.targets["full_resolution_time"] == {"low": 240.0, "normal": 120.0, "high": 72.0, "urgent": 24.0}
