@@ -293,21 +293,20 @@ def account_sentiment(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows[rows["account_id"].notna()]
     if rows.empty:
         return pd.DataFrame(columns=columns)
-    out = []
-    for account, group in rows.groupby("account_id", sort=True):
-        negative = group[group["polarity"] == "negative"].sort_values(["at", "source_entity", "source_id"])
-        last = negative.iloc[-1] if len(negative) else None
-        out.append({
-            "account_id": str(account),
-            "n": len(group),
-            "mean": float(group["sentiment"].mean()),
-            "negative": len(negative),
-            "negative_share": len(negative) / len(group),
-            "last_negative_at": None if last is None else pd.Timestamp(last["at"]).to_pydatetime(),
-            "last_negative_source": None if last is None else f"{last['source_entity']}:{last['source_id']}",
-            "last_negative_excerpt": None if last is None else str(last["excerpt"]),
-        })
-    return pd.DataFrame(out, columns=columns)
+    rows = rows.assign(account_id=rows["account_id"].astype(str), _neg=(rows["polarity"] == "negative").astype(int))
+    out = rows.groupby("account_id", sort=True).agg(n=("sentiment", "size"), mean=("sentiment", "mean"),
+                                                    negative=("_neg", "sum")).reset_index()
+    out["mean"] = out["mean"].astype(float)
+    out["negative_share"] = out["negative"] / out["n"]
+    negative = rows[rows["_neg"] == 1].sort_values(["account_id", "at", "source_entity", "source_id"])
+    last = negative.groupby("account_id", sort=False).tail(1).set_index("account_id")
+    out["last_negative_at"] = [pd.Timestamp(last.at[a, "at"]).to_pydatetime() if a in last.index else None
+                               for a in out["account_id"]]
+    out["last_negative_source"] = [f"{last.at[a, 'source_entity']}:{last.at[a, 'source_id']}"
+                                   if a in last.index else None for a in out["account_id"]]
+    out["last_negative_excerpt"] = [str(last.at[a, "excerpt"]) if a in last.index else None
+                                    for a in out["account_id"]]
+    return out[columns]
 
 
 def topic_sentiment(rows: pd.DataFrame) -> pd.DataFrame:
@@ -414,11 +413,13 @@ def account_sentiment_details(con: duckdb.DuckDBPyConnection, as_of: dt.date, *,
     first: at, source, sentiment, topic, redacted excerpt)."""
     rows = read_text_sentiment(con, as_of, window_days=window_days)
     summary = account_sentiment(rows)
+    negatives = rows[rows["account_id"].notna() & (rows["polarity"] == "negative")]
+    negatives = negatives.sort_values(["at", "source_entity", "source_id"], ascending=False)
+    newest = {str(a): g.head(recent) for a, g in negatives.groupby("account_id", sort=False)}
     out: dict[str, dict[str, Any]] = {}
     for record in summary.to_dict(orient="records"):
         account = str(record["account_id"])
-        negative = rows[(rows["account_id"] == account) & (rows["polarity"] == "negative")]
-        negative = negative.sort_values(["at", "source_entity", "source_id"], ascending=False).head(recent)
+        negative = newest.get(account, negatives.iloc[0:0])
         last_at = record["last_negative_at"]
         out[account] = {
             "window_days": window_days, "n": int(record["n"]), "mean": round(float(record["mean"]), 4),
