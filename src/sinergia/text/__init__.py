@@ -5,7 +5,9 @@
 * :mod:`~sinergia.text.lexicon` — LeIA (pt, negation fixed) and VADER (en) lexicon sentiment;
 * :mod:`~sinergia.text.model` — sentiment trained from the workspace's rated feedback, chosen against the lexicon;
 * :mod:`~sinergia.text.topics` — NMF topics with readable labels, themes, sentiment per topic;
-* :mod:`~sinergia.text.mentions` — competitors and products named in texts.
+* :mod:`~sinergia.text.mentions` — competitors and products named in texts;
+* :mod:`~sinergia.text.workspace` — the workspace's own texts scored into the engine table ``text_sentiment``
+  (``sinergia text score``), read as of a date by health, churn features, playbooks and the recompute.
 
 Heavy imports (scikit-learn, the lexicons) happen inside the functions that need them.
 """
