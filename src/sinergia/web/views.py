@@ -283,7 +283,7 @@ def reasons(explanation: Any, locale: str = "en") -> list[dict[str, Any]]:
             if isinstance(explanation.get(key), list):
                 return reasons(explanation[key], locale)
         for name, value in explanation.items():
-            if name in ("formula", "note", "summary", "style", "as_of", "model_version"):
+            if name in ("formula", "note", "summary", "style", "as_of", "model_version", "score"):
                 continue
             if isinstance(value, (int, float, str)) and not isinstance(value, bool):
                 items.append({"label": str(name), "value": value, "effect": None})
