@@ -35,9 +35,13 @@ def cx_context(session: Session, as_of: dt.date, locale: str, title: str) -> dic
     overall = next((p for p in window if p.group_key == ""), None)
     topics = sorted((p for p in window if p.group_key.startswith(TOPIC_PREFIX)),
                     key=lambda p: (-(p.n or 0), p.group_key))
+    chart = charts.time_series(monthly, unit="score", locale=locale, name=title, height=240)
+    if chart is not None:  # sentiment lives in [-1, 1]: two decimals on the axis, not the default one
+        chart["layout"]["yaxis"]["tickformat"] = ".2f"
+    period = overall.period if overall else (window[0].period if window else "")
     return {
-        "chart": charts.time_series(monthly, unit="score", locale=locale, name=title, height=240),
-        "period": overall.period if overall else (window[0].period if window else None),
+        "chart": chart,
+        "days": int(period[:-1]) if period.endswith("d") and period[:-1].isdigit() else None,
         "overall": None if overall is None else {"mean": overall.value, "n": overall.n,
                                                  "negative_share": _share(overall)},
         "topics": [{"topic": p.group_key[len(TOPIC_PREFIX):], "mean": p.value, "n": p.n,
