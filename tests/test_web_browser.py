@@ -256,3 +256,30 @@ def test_export_a_metric_as_csv(page: Any) -> None:
     assert {"period_start", "account_id"} <= set(header)
     assert len(body) >= shown_rows > 0  # the page shows at most 200; the file has them all
     assert all(len(r) == len(header) for r in body)
+
+
+def test_sla_breakdowns_and_error_page_on_the_demo(page: Any) -> None:
+    _login(page, "en@demo.local")
+    # the demo workspace has the demo company's SLA policy (sinergia demo writes it): the card has a value
+    sla = page.locator('.card[data-metric="sla_achievement_rate"] .value').inner_text()
+    assert re.fullmatch(r"\d{1,3}\.\d%", sla), sla
+    page.goto("/support")
+    for dimension in ("channel", "priority", "team", "segment"):  # stored by the recompute, one row per group
+        assert page.locator(f"#table-{dimension} tbody tr").count() >= 2, dimension
+    page.goto("/cx")
+    for dimension in ("touchpoint", "journey_stage", "persona", "channel"):
+        assert page.locator(f"#table-{dimension} tbody tr").count() >= 1, dimension
+    _shot(page, "support-en")
+    # a customer's tickets carry their SLA status
+    page.goto("/accounts?sort=arr&order=desc")
+    page.locator("#accounts tbody tr td:first-child a").first.click()
+    page.wait_for_load_state("networkidle")
+    if page.locator("#tickets tbody tr td:nth-child(6) .badge").count():
+        badges = set(page.locator("#tickets tbody tr td:nth-child(6) .badge").all_inner_texts())
+        assert badges <= {"achieved", "breached", "pending"}, badges
+    # an unknown account is an HTML page, not the API's JSON envelope
+    answer = page.goto("/accounts/NOPE")
+    assert answer is not None and answer.status == 404
+    assert page.locator("h1").inner_text() == "Page not found"
+    assert page.locator("#error-home").count() == 1
+    _shot(page, "error-404-en")
