@@ -48,7 +48,7 @@ def events(ctx: MetricContext) -> Any:
     """Usage events stamped before the cut-off, with the account resolved through the contact when missing.
 
     Every lifecycle metric reads them: computed once per context (:meth:`MetricContext.shared`), as are
-    :func:`active_accounts`, :func:`active_users` and :func:`feature_pairs`.
+    :func:`active_accounts`, the activity behind :func:`active_users` and :func:`feature_pairs`.
     """
     return ctx.shared("lifecycle.events", lambda: _events(ctx))
 
@@ -76,28 +76,45 @@ def active_accounts(ctx: MetricContext) -> Any:
 
 
 def _active_accounts_table(ctx: MetricContext) -> Any:
-    ev = events(ctx)
-    ev = ctx.in_periods(ev.filter(ev.account_id.notnull()), "occurred_at")
-    return ev.group_by(["period_start", "period_end", "account_id"]).aggregate(
-        events=ev.count(),
-        users=ev.contact_id.nunique(),
-        first_event_at=ev.occurred_at.min(),
-        last_event_at=ev.occurred_at.max(),
+    # From the per-(account, contact) activity: a small aggregation instead of a second pass over the events.
+    u = _activity(ctx)
+    u = u.filter(u.account_id.notnull())
+    return u.group_by(["period_start", "period_end", "account_id"]).aggregate(
+        events=u.events.sum().cast("int64"),
+        users=u.contact_id.count(),  # one row per contact: the distinct contacts (null contact not counted)
+        first_event_at=u.first_event_at.min(),
+        last_event_at=u.last_event_at.max(),
     )
+
+
+def _activity(ctx: MetricContext) -> Any:
+    """(period_start, period_end, account_id, contact_id, events, active_days, first_event_at, last_event_at).
+
+    One row per account and contact active in a period (either may be null, not both): the one pass over
+    the events that active accounts and active users both read, computed once per context.
+    """
+
+    def build() -> Any:
+        ev = events(ctx)
+        ev = ctx.in_periods(ev.filter(ev.account_id.notnull() | ev.contact_id.notnull()), "occurred_at")
+        # Distinct days in two steps (per day, then per user): plain aggregates, cheaper than a COUNT(DISTINCT).
+        keys = ["period_start", "period_end", "account_id", "contact_id"]
+        days = ev.group_by(keys, _day=ev.occurred_at.date()).aggregate(
+            _n=ev.count(), _first=ev.occurred_at.min(), _last=ev.occurred_at.max()
+        )
+        return days.group_by(keys).aggregate(
+            events=days._n.sum().cast("int64"), active_days=days.count(),
+            first_event_at=days._first.min(), last_event_at=days._last.max(),
+        )
+
+    return ctx.shared("lifecycle.activity", build)
 
 
 def active_users(ctx: MetricContext) -> Any:
     """(period_start, period_end, account_id, contact_id, events, active_days) per active user and account."""
-    return ctx.shared("lifecycle.active_users", lambda: _active_users_table(ctx))
-
-
-def _active_users_table(ctx: MetricContext) -> Any:
-    ev = events(ctx)
-    ev = ctx.in_periods(ev.filter(ev.contact_id.notnull()), "occurred_at")
-    # Distinct days in two steps (per day, then per user): plain aggregates, cheaper than a COUNT(DISTINCT).
-    keys = ["period_start", "period_end", "account_id", "contact_id"]
-    days = ev.group_by(keys, _day=ev.occurred_at.date()).aggregate(_n=ev.count())
-    return days.group_by(keys).aggregate(events=days._n.sum().cast("int64"), active_days=days.count())
+    u = _activity(ctx)
+    u = u.filter(u.contact_id.notnull())
+    return u.select("period_start", "period_end", "account_id", "contact_id", "events", "active_days")
 
 
 def _accounts(ctx: MetricContext) -> Any:
