@@ -150,27 +150,65 @@ def _history(ctx: MetricContext) -> Any:
     return ctx.shared("support.history", build)
 
 
-def status_points(ctx: MetricContext, base: Any, clock: BusinessClock | None) -> Any:
+def status_points(ctx: MetricContext, base: Any | None, clock: BusinessClock | None) -> Any:
     """One row per status-history point of the tickets in ``base`` (tickets of :func:`tickets`, with ``_cal``).
+
+    ``base`` None: every ticket of :func:`tickets` with a null calendar (no join with the tickets).
 
     Columns: ticket_id, ts, status, _rn (order), _next (next point's time, null for the last), _prev
     (previous status), _cal, _ep, _c (clock at ts), _c_next (clock at _next), _c_cut, _dur (clock time until
     the next point, or until the cut-off). The clock is calendar seconds, or business seconds of ``_cal``
     when ``clock`` is given.
     """
-    hist = _history(ctx)
-    keyed = base.select(_tid=base.ticket_id, _cal=base._cal)
-    pts = hist.join(keyed, hist.ticket_id == keyed._tid).drop("_tid")
-    pts = pts.mutate(_ep=epoch_seconds(pts.ts), _ep_next=epoch_seconds(pts._next))
+    if clock is not None:
+        hist = _clocked_history(ctx, clock)
+    else:
+        hist = _history(ctx)
+        hist = hist.mutate(_ep=epoch_seconds(hist.ts), _ep_next=epoch_seconds(hist._next))
+    if base is None:  # every ticket of tickets(ctx) — the history holds exactly those — with no calendar
+        pts = hist.mutate(_cal=ibis.null("string"))
+    else:
+        keyed = base.select(_tid=base.ticket_id, _cal=base._cal)
+        pts = hist.join(keyed, hist.ticket_id == keyed._tid).drop("_tid")
+    ordered = ["ticket_id", "ts", "status", "_rn", "_next", "_prev", "_cal", "_ep"]
     if clock is None:
-        pts = pts.mutate(_c=pts._ep.cast("float64"), _c_next=pts._ep_next.cast("float64"))
+        pts = pts.select(*ordered, _c=pts._ep.cast("float64"), _c_next=pts._ep_next.cast("float64"))
         c_cut: Any = ibis.literal(float(epoch(ctx.cutoff)))
     else:
-        pts = clock.clock(pts, "_ep", "_cal", "_c")
-        pts = clock.clock(pts, "_ep_next", "_cal", "_c_next")
+        # The clock of the point's calendar, read from the per-calendar columns (a null calendar is
+        # calendar time; a calendar the clock does not know has no clock, as in BusinessClock.clock).
+        def pick(prefix: str, epoch_column: str) -> Any:
+            return ibis.cases(
+                (pts._cal.isnull(), pts[epoch_column].cast("float64")),
+                *((pts._cal == name, pts[f"{prefix}{i}"]) for i, name in enumerate(clock.calendars)),
+                else_=ibis.null("float64"),
+            )
+
+        pts = pts.select(*ordered, _c=pick("_bc", "_ep"), _c_next=pick("_bn", "_ep_next"))
         c_cut = clock.cases_at(pts._cal, ctx.cutoff)
-    pts = pts.mutate(_c_cut=c_cut).drop("_ep_next")
+    pts = pts.mutate(_c_cut=c_cut)
     return pts.mutate(_dur=ibis.greatest(ibis.coalesce(pts._c_next, pts._c_cut) - pts._c, 0.0))
+
+
+def _clocked_history(ctx: MetricContext, clock: BusinessClock) -> Any:
+    """:func:`_history` with ``_ep``/``_ep_next`` (epoch seconds of ts/_next) and, for the i-th calendar of
+    ``clock``, ``_bc<i>``/``_bn<i>`` = its business clock at ts/_next.
+
+    Computed once per context and clock: every business-time reading of the points (the team-calendar
+    facts, the SLA policies' calendars) picks its calendar's columns instead of joining the clock again.
+    """
+
+    def build() -> Any:
+        hist = _history(ctx)
+        h = hist.mutate(_ep=epoch_seconds(hist.ts), _ep_next=epoch_seconds(hist._next))
+        for i, name in enumerate(clock.calendars):
+            h = h.mutate(_k=ibis.literal(name))
+            h = clock.clock(h, "_ep", "_k", f"_bc{i}")
+            h = clock.clock(h, "_ep_next", "_k", f"_bn{i}")
+            h = h.drop("_k")
+        return h
+
+    return ctx.shared(f"support.history.clock.{id(clock)}", build)
 
 
 def status_summary(points: Any) -> Any:
@@ -217,50 +255,74 @@ def reply_summary(ctx: MetricContext) -> Any:
     )
 
 
-def facts(
-    ctx: MetricContext, base: Any | None = None, clock: BusinessClock | None = None, points: Any | None = None
-) -> Any:
+def facts(ctx: MetricContext, base: Any | None = None, clock: BusinessClock | None = None) -> Any:
     """One row per ticket created before the cut-off: what is known about it at the cut-off.
 
     ``base`` is the tickets (with a ``_cal`` calendar column; default: the team calendar); ``clock``
-    (optional) makes the time-in-status columns business seconds of ``_cal``, else calendar seconds;
-    ``points`` are :func:`status_points` of ``base`` when the caller already has them.
+    (optional) makes the time-in-status columns business seconds of ``_cal``, else calendar seconds.
     Columns: ticket_id, account_id, channel, priority, team, created_at, _cal, has_history,
     first_reply_at, replies, first_resolved_at, resolved_at (full resolution, when resolved at the
     cut-off), reopens, requester_wait_s, agent_wait_s, on_hold_s, agent_work_s (null without history),
     csat_score, csat_scale.
 
     Only the time-in-status columns depend on the clock and calendar: the calendar-time facts of every
-    ticket are computed once per context (:meth:`MetricContext.shared`) and other bases and clocks reuse
-    them, adding their own time in status from ``points``.
+    ticket are computed once per context (:meth:`MetricContext.shared`), and so are the time-in-status
+    sums on each of the clock's calendars (:func:`_calendar_sums`); other bases pick their calendar's.
     """
     if base is None:
         base = tickets(ctx)
         base = base.mutate(_cal=team_calendar(ctx, base.team))
-        if points is None:  # every support metric's population: computed once per context
-            if clock is None:
-                return ctx.shared("support.facts", lambda: _facts(ctx, base))
-            return ctx.shared(f"support.facts.{id(clock)}", lambda: facts(ctx, base, clock))
-    pts = points if points is not None else status_points(ctx, base, clock)
-    sums = pts.group_by("ticket_id").aggregate(**{
-        f"_t_{name}": ibis.coalesce(pts._dur.sum(where=pts.status.isin(statuses)), 0.0)
-        for name, statuses in IN_STATUS.items()
-    })
+        # every support metric's population: computed once per context
+        if clock is None:
+            return ctx.shared("support.facts", lambda: _facts(ctx, base))
+        return ctx.shared(f"support.facts.{id(clock)}", lambda: facts(ctx, base, clock))
     common = facts(ctx)
     keyed = base.select(_k_tid=base.ticket_id, _k_cal=base._cal)
     f = common.join(keyed, common.ticket_id == keyed._k_tid)
-    f = f.left_join(sums, f.ticket_id == sums.ticket_id)
     columns = {c: f[c] for c in common.columns}
     columns["_cal"] = f._k_cal
+    if clock is None:  # calendar time whatever the calendar: the common facts' own columns
+        return f.select(**columns)
+    sums = _calendar_sums(ctx, clock)
+    f = f.left_join(sums, f.ticket_id == sums._s_tid)
+    columns = {c: f[c] for c in common.columns}
+    columns["_cal"] = f._k_cal
+    missing = ibis.null("float64")
     for name in IN_STATUS:
-        columns[f"{name}_s"] = ibis.ifelse(f.has_history, f[f"_t_{name}"], ibis.null("float64"))
+        columns[f"{name}_s"] = ibis.cases(
+            (f._k_cal.isnull(), f[f"{name}_s"]),  # no calendar: calendar time
+            *(
+                (f._k_cal == cal, ibis.ifelse(f.has_history, f[f"_t_{name}_{i}"], missing))
+                for i, cal in enumerate(clock.calendars)
+            ),
+            # A calendar the clock does not know has no clock: every point lasts 0 (greatest() skips nulls).
+            else_=ibis.ifelse(f.has_history, 0.0, missing),
+        )
     return f.select(**columns)
+
+
+def _calendar_sums(ctx: MetricContext, clock: BusinessClock) -> Any:
+    """Per ticket with a status history: ``_t_<quantity>_<i>`` = its time in status on the i-th calendar of
+    ``clock`` (business seconds, as :func:`status_points` measures them). Computed once per context and clock.
+    """
+
+    def build() -> Any:
+        h = _clocked_history(ctx, clock)
+        sums = {}
+        for i, cal in enumerate(clock.calendars):
+            cut = ibis.literal(clock.clock_at(cal, ctx.cutoff))
+            dur = ibis.greatest(ibis.coalesce(h[f"_bn{i}"], cut) - h[f"_bc{i}"], 0.0)
+            for name, statuses in IN_STATUS.items():
+                sums[f"_t_{name}_{i}"] = ibis.coalesce(dur.sum(where=h.status.isin(statuses)), 0.0)
+        return h.group_by(_s_tid=h.ticket_id).aggregate(**sums)
+
+    return ctx.shared(f"support.sums.{id(clock)}", build)
 
 
 def _facts(ctx: MetricContext, base: Any) -> Any:
     """:func:`facts` of ``base`` in calendar time, from scratch."""
     cut = _cut(ctx)
-    summary = status_summary(status_points(ctx, base, None))
+    summary = status_summary(status_points(ctx, None, None))  # base's calendar plays no part in calendar time
     replies = reply_summary(ctx)
     f = base.left_join(summary, base.ticket_id == summary.ticket_id)
     f = f.select(*[f[c] for c in base.columns], *[f[c] for c in summary.columns if c != "ticket_id"])
@@ -314,8 +376,8 @@ def _volume(ctx: MetricContext) -> Any:
 
 
 def _backlog(ctx: MetricContext) -> Any:
-    base = tickets(ctx).mutate(_cal=ibis.null("string"))
-    pts = status_points(ctx, base, None)
+    base = tickets(ctx)
+    pts = _history(ctx)  # ts, status, _next of every ticket's points: all the backlog reads
     periods = ctx.periods_table()
     # History: the point in force just before the period end is an unresolved status.
     open_pts = pts.filter(pts.status.isin(UNRESOLVED) & ctx.may_contain_period_end(pts.ts, pts._next))
@@ -505,16 +567,20 @@ def _sla(ctx: MetricContext) -> Any:
     clock = clock_for(ctx) if uses_calendar else None
     base = _policy_match(ctx)
     base = base.filter(base.sla_policy.notnull())
-    # Points and decided rows are each read twice below (facts and running totals; rows and the tickets
-    # needing a crossing): kept on the engine so the query computes each once.
-    points = ctx.shared("support.sla.points", lambda: status_points(ctx, base, clock))
-    f = facts(ctx, base, clock, points)
+    # The points of the tickets with a time-in-status target (their running totals find the breach
+    # instants) and the decided rows are each read twice below: kept on the engine, computed once.
+    targets = _sla_targets(ctx)
+    running = targets.filter(targets.sla_metric.isin(list(_SLA_ACCUMULATED)))
+    needing = base.semi_join(
+        running, (base.sla_policy == running._t_policy) & (base.priority == running._t_priority)
+    )
+    points = ctx.shared("support.sla.points", lambda: status_points(ctx, needing, clock))
+    f = facts(ctx, base, clock)
     clocks = {"_c_created": "created_at", "_c_reply": "first_reply_at", "_c_first": "first_resolved_at",
               "_c_resolved": "resolved_at"}
     f = _with_clocks(f, clocks, clock)
     policies = base.select(_p_tid=base.ticket_id, sla_policy=base.sla_policy)
     f = f.join(policies, f.ticket_id == policies._p_tid).drop("_p_tid")
-    targets = _sla_targets(ctx)
     rows = f.join(targets, (f.sla_policy == targets._t_policy) & (f.priority == targets._t_priority))
     rows = rows.drop("_t_policy", "_t_priority")
     c_cut = clock.cases_at(rows._cal, ctx.cutoff) if clock is not None else ibis.literal(float(epoch(ctx.cutoff)))
