@@ -28,4 +28,6 @@ echo "== ruff";  ruff check src tests benchmarks
 echo "== mypy";  mypy
 echo "== pytest"
 # pytest exits 5 when it collected no tests: that is a failure here, like any other non-zero code.
-python -m pytest "$@"
+# Two workers (pytest-xdist, one per core); tests/conftest.py groups the Spark tests on one worker and keeps
+# each other module on one worker. SINERGIA_TEST_WORKERS=0 runs in this process.
+python -m pytest -n "${SINERGIA_TEST_WORKERS:-2}" --dist loadgroup "$@"

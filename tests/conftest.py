@@ -23,6 +23,14 @@ def require_shared_data() -> Path:
     pytest.skip(f"{SHARED_DATA} not found (it sits beside the checkout in CI)")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for ``pytest -n 2 --dist loadgroup`` (scripts/test.sh): every Spark test runs on one worker (one
+    JVM, one ~20 s session start), every other test with the rest of its module (module fixtures built once)."""
+    for item in items:
+        group = "spark" if item.get_closest_marker("spark") else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     return require_shared_data()
