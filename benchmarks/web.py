@@ -11,7 +11,8 @@ What it measures (issue 5): p50 / p95 / p99 latency and requests per second of
   machine's own noise can be told apart from the pages' cost.
 
 How: the server runs in a subprocess the way users run it — ``sinergia serve`` (one uvicorn process), and
-``uvicorn --factory --workers N`` on the same app factory (``sinergia serve`` has no ``--workers``; this file's
+``uvicorn --factory --workers N`` on the same app factory, with the playbook scheduler off unless
+``--scheduler-seconds`` is given (``sinergia serve`` has no ``--workers``; this file's
 :func:`app_from_env` does what ``serve`` does: ``create_app(workspace)`` and the scheduler interval). The
 load is ``--clients`` (20) concurrent clients in one asyncio process (``httpx.AsyncClient``, one
 keep-alive connection each), closed loop: each client sends its next request when the previous answer is
@@ -172,12 +173,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(workspace: Path, workers: int, log: Path) -> Iterator[str]:
+def server(workspace: Path, workers: int, log: Path, scheduler_seconds: float) -> Iterator[str]:
     """``sinergia serve`` (workers = 1) or ``uvicorn --factory --workers N``; yields the base URL."""
     port = free_port()
-    env = {**os.environ, "SINERGIA_WORKSPACE": str(workspace)}
+    env = {**os.environ, "SINERGIA_WORKSPACE": str(workspace),
+           "SINERGIA_BENCH_SCHEDULER_SECONDS": str(scheduler_seconds)}
     if workers == 1:
-        cmd = [SINERGIA, "serve", "-w", str(workspace), "--port", str(port), "--log-level", "warning"]
+        cmd = [SINERGIA, "serve", "-w", str(workspace), "--port", str(port), "--log-level", "warning",
+               "--scheduler-seconds", str(scheduler_seconds)]
     else:
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(HERE), "web:app_from_env",
                "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
@@ -258,6 +261,9 @@ def targets(ids: list[str], segments: list[str]) -> list[Target]:
     ]
 
 
+TARGET_KEYS = ("baseline", "portfolio", "c360", "risk", "api")  # the order of :func:`targets`
+
+
 async def login(client: Any) -> None:
     """The real login form: GET /login (CSRF cookie + hidden field), POST /login, session cookie."""
     form = await client.get("/login")
@@ -290,10 +296,13 @@ async def run_load(base: str, token: str, plan: list[Target], clients: int, warm
                       res: Result) -> None:
             for i in range(start, start + count):
                 t0 = time.perf_counter()
-                answer = await client.get(target.path(c, i))
-                body = answer.content
+                try:
+                    answer = await client.get(target.path(c, i))
+                    body, status = answer.content, answer.status_code
+                except httpx.HTTPError:  # e.g. the server dropped the connection after an error
+                    body, status = b"", 0
                 elapsed = time.perf_counter() - t0
-                if answer.status_code != 200:
+                if status != 200:
                     res.errors += 1
                 if out is not None:
                     out.append(elapsed)
@@ -480,6 +489,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-only", action="store_true", help="stop after --replicate-to")
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2],
                         help="server processes to measure (none: only --profile)")
+    parser.add_argument("--scheduler-seconds", type=float, default=0.0,
+                        help="the server's playbook scheduler interval (serve's default is 60; 0 = off, see "
+                             "docs/benchmarks.md: with it on, the first tick runs the scheduled playbooks "
+                             "inside the server process)")
+    parser.add_argument("--targets", nargs="+", choices=TARGET_KEYS, default=list(TARGET_KEYS),
+                        help="which targets to load (the baseline is always measured)")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3, help="untimed requests per client and target")
     parser.add_argument("--requests", type=int, default=10, help="timed requests per client, target and round")
@@ -502,13 +517,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     token = ensure_user(workspace)
     ids, segments = sample_store(workspace, args.sample, args.seed)
-    plan = targets(ids, segments)
+    chosen = {"baseline", *args.targets}
+    plan = [t for key, t in zip(TARGET_KEYS, targets(ids, segments), strict=True) if key in chosen]
     report["runs"] = []
     log = Path(os.environ.get("TMPDIR", "/tmp")) / "sinergia-bench-web-server.log"
     print(f"{report['date']}  machine: {report['machine']}")
     for workers in args.workers:
         before = loadavg()
-        with server(workspace, workers, log) as base:
+        with server(workspace, workers, log, args.scheduler_seconds) as base:
             started = time.perf_counter()
             results = asyncio.run(run_load(base, token, plan, args.clients, args.warmup, args.requests,
                                            args.rounds))
