@@ -20,6 +20,10 @@ PERMISSIONS: dict[str, str] = {
     "notes:write": "write notes on accounts",
     "ingest:write": "send events and entity upserts through the ingestion API",
     "audit:read": "read the audit log",
+    "outbox:read": "see outbox deliveries (e-mails, webhooks, Slack): status, attempts, errors, next retry",
+    "outbox:write": "retry a failed or dead outbox delivery now",
+    "cases:read": "see open closed-loop feedback cases (SLA due, escalation level)",
+    "cases:write": "close a feedback case with its root cause and the action taken",
     "users:admin": "list and create users, change their role, name, language or active flag",
 }
 
@@ -29,9 +33,9 @@ _WORK = frozenset({"tasks:write", "notes:write"})
 #: role -> the permissions it holds.
 MATRIX: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
-    "manager": _READ | _WORK | {"audit:read"},
-    "csm": _READ | _WORK,
-    "support": _READ | _WORK,
+    "manager": _READ | _WORK | {"audit:read", "outbox:read", "outbox:write", "cases:read", "cases:write"},
+    "csm": _READ | _WORK | {"cases:read", "cases:write"},
+    "support": _READ | _WORK | {"cases:read"},
     "viewer": _READ,
 }
 

@@ -276,3 +276,29 @@ def failures(store_url: str, *, include_retrying: bool = True, limit: int = 100)
                     for m in rows]
     finally:
         engine.dispose()
+
+
+RETRYABLE = ("dead", "pending")
+
+
+def requeue(session: Session, message_id: int, *, now: dt.datetime | None = None) -> OutboxMessage:
+    """Make a failed message due now (the "retry now" of the app). The caller commits.
+
+    A ``dead`` message goes back to ``pending`` with one more try allowed (``max_attempts`` becomes
+    ``attempts + 1`` if it was used up), so a new failure makes it dead again; a message waiting for a retry
+    (``pending`` with an error) is just made due now. Delivered or sending messages, and pending ones that have not
+    failed, are refused.
+    """
+    from sinergia.store.playbook_models import OutboxMessage
+
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        raise UsageError(f"no outbox message with id {message_id}")
+    if message.status not in RETRYABLE or message.last_error is None:
+        raise UsageError(f"outbox message {message_id} is {message.status} and has not failed: nothing to retry")
+    message.status = "pending"
+    message.max_attempts = max(message.max_attempts, message.attempts + 1)
+    message.next_attempt_at = now or _now()
+    message.locked_until = None
+    session.flush()
+    return message

@@ -20,6 +20,9 @@ def mount(app: FastAPI) -> None:
     app.include_router(assets_router)
     app.include_router(pages_router)
     app.include_router(tasks_router)
+    from sinergia.web.outbox import router as outbox_router  # deliveries and feedback cases
+
+    app.include_router(outbox_router)
     from sinergia.web.errors import error_page
 
     app.state.html_error_page = error_page  # browsers get HTML error pages (sinergia.api.errors)

@@ -85,6 +85,7 @@ def _page(request: Request, principal: Principal, template: str, active: str, **
         "user": principal.user,
         "csrf_token": web_session.csrf_token if web_session is not None else "",
         "active": active,
+        "can": lambda permission: can(principal.user, permission),
         "currency": _currency(request),
     }
     values.update(context)
