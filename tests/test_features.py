@@ -134,14 +134,35 @@ def after_the_cut_off() -> dict[str, list[dict[str, Any]]]:
         "ticket_events": [_tev("h9", "t3", "2025-07-02 08:00", "open", 5),
                           _tev("h10", "t1", "2025-07-02 08:00", "open", 9)],
         "survey_responses": [_nps("r9", "2025-07-01 00:00", 0), _nps("r8", "2025-07-02", 1, "ces", 1, 7)],
+        "text_sentiment": [_text("x9", "A", "2025-07-01 00:00", -1.0, "negative"),
+                           _text("x8", "B", "2025-07-02", -0.8, "negative")],
     }  # fmt: skip
 
 
+def _text(tid: str, account: str, when: str, sentiment: float, polarity: str) -> dict[str, Any]:
+    return {"source_entity": "feedback", "source_id": tid, "field": "text", "account_id": account, "at": when,
+            "sentiment": sentiment, "polarity": polarity}
+
+
 def _source(data: dict[str, list[dict[str, Any]]]) -> Any:
-    """make_source with the text times parsed one by one (they mix 'YYYY-MM-DD' and 'YYYY-MM-DD HH:MM[:SS]')."""
+    """make_source with the text times parsed one by one (they mix 'YYYY-MM-DD' and 'YYYY-MM-DD HH:MM[:SS]');
+    ``text_sentiment`` rows (a derived table, not an entity) become that table of the backend."""
     stamped = {name: [{k: pd.Timestamp(v) if k.endswith("_at") and isinstance(v, str) else v for k, v in row.items()}
                       for row in rows] for name, rows in data.items()}  # fmt: skip
-    return make_source(stamped)
+    source = make_source(stamped)
+    if "text_sentiment" in data:
+        import ibis
+
+        from sinergia.engine.tables import TEXT_TABLES
+
+        columns = TEXT_TABLES["text_sentiment"]
+        rows = pd.DataFrame([{c: r.get(c) for c in columns} for r in data["text_sentiment"]], columns=list(columns))
+        rows["at"] = [pd.Timestamp(v) for v in rows["at"]]  # mixed "YYYY-MM-DD" and "YYYY-MM-DD HH:MM"
+        rows["sentiment"] = rows["sentiment"].astype("float64")
+        types = {"VARCHAR": "string", "TIMESTAMP": "timestamp", "DOUBLE": "float64"}
+        schema = {c: types[t] for c, t in columns.items()}
+        source.backend.create_table("text_sentiment", ibis.memtable(rows, schema=schema), overwrite=True)
+    return source
 
 
 def _merge(*books: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
@@ -211,6 +232,29 @@ def test_survey_features_by_hand(features: pd.DataFrame) -> None:
     assert math.isnan(a["ces_last"]) and math.isnan(b["nps_last"])
 
 
+TEXTS = [
+    _text("x1", "A", "2025-06-20 10:00", -0.5, "negative"),
+    _text("x2", "A", "2025-05-01 10:00", 0.3, "positive"),
+    _text("x3", "A", "2025-03-01 10:00", -0.9, "negative"),   # older than 90 days (window from 2025-04-02)
+    _text("x4", "E", "2025-04-02 00:00", 0.0, "neutral"),     # exactly the window's start: counts
+]
+
+
+def test_text_sentiment_features_by_hand() -> None:
+    got = account_features(_source({**book(), "text_sentiment": TEXTS}), [AS_OF]).set_index("account_id")
+    assert got.loc["A", "text_sentiment_90d"] == pytest.approx(-0.1)        # (−0.5 + 0.3) / 2; x3 too old
+    assert got.loc["A", "negative_text_share_90d"] == pytest.approx(0.5)    # 1 of 2
+    assert got.loc["E", "text_sentiment_90d"] == 0.0 and got.loc["E", "negative_text_share_90d"] == 0.0
+    assert math.isnan(got.loc["B", "text_sentiment_90d"])                    # no texts: missing, not 0
+    # a workspace whose texts were never scored has no table: the features are missing for everyone
+    plain = account_features(_source(book()), [AS_OF])
+    assert plain["text_sentiment_90d"].isna().all() and plain["negative_text_share_90d"].isna().all()
+    # a later text (x9 at the cut-off) changes nothing
+    later = account_features(_source({**book(), "text_sentiment": [*TEXTS, *after_the_cut_off()["text_sentiment"]]}),
+                             [AS_OF]).set_index("account_id")
+    pd.testing.assert_frame_equal(got, later)
+
+
 def test_many_as_of_dates_at_once_equal_one_at_a_time() -> None:
     source = _source(book())
     days = [dt.date(2025, 4, 30), dt.date(2025, 5, 31), AS_OF]
@@ -236,12 +280,13 @@ def test_the_leakage_test_has_teeth() -> None:
     """The same extra rows one second *before* the cut-off do change features: the test above can fail."""
     extra = after_the_cut_off()
     moved = {name: [{**row, **{k: "2025-06-30 23:59:59" for k in ("occurred_at", "created_at", "responded_at",
-                                                                   "changed_at", "started_at") if k in row}}
+                                                                   "changed_at", "started_at", "at") if k in row}}
                     for row in rows] for name, rows in extra.items()}  # fmt: skip
     before = account_features(_source(book()), [AS_OF]).set_index("account_id")
     leaked = account_features(_source(_merge(book(), moved)), [AS_OF]).set_index("account_id")
     changed = [c for c in FEATURE_NAMES if not before[c].equals(leaked.loc[before.index, c])]
-    for name in ("events_30d", "tickets_90d", "nps_last", "mrr", "urgent_tickets_90d", "ces_last"):
+    for name in ("events_30d", "tickets_90d", "nps_last", "mrr", "urgent_tickets_90d", "ces_last",
+                 "text_sentiment_90d", "negative_text_share_90d"):
         assert name in changed, name
 
 

@@ -118,6 +118,13 @@ FEATURES: tuple[Feature, ...] = (
             "latest CES answer, (score − min) / (max − min)"),
     Feature("ces_change", "CES change since the previous answer", "Variação do CES desde a resposta anterior",
             "numeric", "ces_last − the answer before it"),
+    # what customers wrote (the text_sentiment table of `sinergia text score`)
+    Feature("text_sentiment_90d", "Mean sentiment of the customer's texts, 90 days",
+            "Sentimento médio dos textos do cliente, 90 dias", "numeric",
+            "mean sentiment (−1..1) of the account's texts (feedback, survey comments, ticket subject + "
+            "description) stamped in the last 90 d, from the text_sentiment table; missing without texts"),
+    Feature("negative_text_share_90d", "Share of negative texts, 90 days", "Parcela de textos negativos, 90 dias",
+            "numeric", "share of those texts with negative polarity; missing without texts"),
     # billing
     Feature("mrr", "MRR at the as-of date", "MRR na data", "numeric",
             "account MRR just before the cut-off (workspace currency)"),
@@ -325,6 +332,23 @@ def _surveys(ctx: Any, dates: Any, last_cut: dt.datetime) -> Any:
     return j.group_by(["account_id", "as_of"]).aggregate(**aggs)
 
 
+def _texts(ctx: Any, dates: Any, last_cut: dt.datetime) -> Any | None:
+    """Sentiment of the account's scored texts (the derived ``text_sentiment`` table, by each text's own time
+    ``at``); ``None`` when the workspace has no such table (texts never scored)."""
+    from ibis.common.exceptions import TableNotFound
+
+    try:
+        t = ctx.source.backend.table("text_sentiment")
+    except TableNotFound:
+        return None
+    t = t.filter(t.account_id.notnull() & (t["at"] < ibis.literal(last_cut)))
+    j = t.join(dates, (t["at"] < dates.cut) & (t["at"] >= dates.cut - _days(90)))
+    return j.group_by(["account_id", "as_of"]).aggregate(
+        text_sentiment_90d=j.sentiment.mean(),
+        negative_text_share_90d=(j.polarity == "negative").cast("float64").mean(),
+    )
+
+
 def _contract(ctx: Any, dates: Any, last_cut: dt.datetime) -> Any:
     subs = ctx.table("subscriptions")
     subs = subs.filter((subs.started_at < ibis.literal(last_cut)) & ~ibis.coalesce(subs.is_trial, False))
@@ -369,6 +393,12 @@ def account_features(
     counts, reopens = _tickets(ctx, table, last_cut, targets)
     for block in (volume, breadth, counts, reopens, _surveys(ctx, table, last_cut), _contract(ctx, table, last_cut)):
         frame = frame.merge(_execute(ctx, block), on=["account_id", "as_of"], how="left")
+    texts = _texts(ctx, table, last_cut)
+    if texts is not None:
+        frame = frame.merge(_execute(ctx, texts), on=["account_id", "as_of"], how="left")
+    else:
+        frame["text_sentiment_90d"] = float("nan")
+        frame["negative_text_share_90d"] = float("nan")
     company = ctx.source.execute(_company(ctx)).drop_duplicates("account_id")
     frame = frame.merge(company, on="account_id", how="left")
     zero = ["events_30d", "events_prev_30d", "events_90d", "active_users_30d", "features_used_30d",

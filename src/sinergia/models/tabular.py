@@ -557,7 +557,10 @@ def _fit_baseline(features: pd.DataFrame, y: npt.NDArray[np.int64], seed: int) -
     numeric = [c for c in features.columns if features[c].dtype != object]
     categorical = [c for c in features.columns if features[c].dtype == object]
     prep = ColumnTransformer([
-        ("num", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), numeric),
+        # keep_empty_features: a column missing in every training row (e.g. text sentiment before any text was
+        # scored) is imputed with 0 and, constant after scaling, weighs nothing; without it sklearn drops it
+        ("num", Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                          ("scale", StandardScaler())]), numeric),
         ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
     ])
     model = Pipeline([("prep", prep), ("logit", LogisticRegression(max_iter=2000, random_state=seed))])
