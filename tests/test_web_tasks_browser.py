@@ -14,13 +14,13 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 from sqlalchemy import select
-from test_web_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, _free_port, _require_browser
-from test_web_tasks import PASSWORD, _seed
 
 from sinergia.store.db import dispose_engine, transaction
 from sinergia.store.migrate import upgrade_store
 from sinergia.store.models import AuditEntry, Task
 from sinergia.workspace.workspace import init_workspace
+from test_web_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, _free_port, _require_browser
+from test_web_tasks import PASSWORD, _seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from sinergia.store import playbook_models  # noqa: F401  (registers the 0003 tables on Base)
-from sinergia.store import survey_models  # noqa: F401  (registers the 0004 tables on Base)
+from sinergia.store import (
+    playbook_models,  # noqa: F401  (registers the 0003 tables on Base)
+    survey_models,  # noqa: F401  (registers the 0004 tables on Base)
+)
 from sinergia.store.models import Base
 
 config = context.config
