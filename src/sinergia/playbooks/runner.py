@@ -826,7 +826,7 @@ def _has_firings(session: Session | None) -> bool:
         return False
     from sqlalchemy import inspect
 
-    return bool(inspect(session.get_bind()).has_table("playbook_firings"))
+    return bool(inspect(session.connection()).has_table("playbook_firings"))
 
 
 def _store_firing(session: Session, firing: Firing, playbook: Playbook, values: dict[str, Any], locale: str,

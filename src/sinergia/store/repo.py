@@ -67,13 +67,19 @@ class Page(Generic[T]):
     offset: int
 
 
-def _page(session: Session, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
+def _page(
+    session: Session, query: Select[Any], limit: int, offset: int, count: bool = True
+) -> tuple[list[Any], int]:
+    """One page of ``query``; with ``count=False`` the total is -1 (counting can cost more than the page)."""
     if not 1 <= limit <= MAX_PAGE:
         raise UsageError(f"limit must be between 1 and {MAX_PAGE}")
     if offset < 0:
         raise UsageError("offset must be 0 or more")
+    items = list(session.scalars(query.limit(limit).offset(offset)))
+    if not count:
+        return items, -1
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    return list(session.scalars(query.limit(limit).offset(offset))), int(total)
+    return items, int(total)
 
 
 def audit(session: Session, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
@@ -151,9 +157,11 @@ def list_accounts(
     sort: str = "-arr",
     limit: int = 50,
     offset: int = 0,
+    count: bool = True,
 ) -> Page[AccountSnapshot]:
     """One page of account snapshots. ``sort`` is a key of :data:`ACCOUNT_SORTS`, ``-`` for descending;
-    ties break on account id (in the same direction) so pages are stable; nulls come last."""
+    ties break on account id (in the same direction) so pages are stable; nulls come last. ``count=False``
+    skips the total (``Page.total`` is -1): a card that shows the top N does not need it."""
     day = _as_of(session, as_of)
     key = sort.lstrip("-")
     if key not in ACCOUNT_SORTS:
@@ -178,7 +186,7 @@ def list_accounts(
         .where(AccountSnapshot.as_of == day, *_account_conditions(flt or AccountFilter()))
         .order_by(*ordering)
     )
-    items, total = _page(session, query, limit, offset)
+    items, total = _page(session, query, limit, offset, count)
     return Page(items, total, limit, offset)
 
 

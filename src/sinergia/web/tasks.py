@@ -131,7 +131,7 @@ def firings_for_task(session: Session, task: Task) -> list[Any]:
     from sinergia.store.playbook_models import PlaybookFiring
 
     playbook = _playbook_of(task)
-    if playbook is None or not inspect(session.get_bind()).has_table("playbook_firings"):
+    if playbook is None or not inspect(session.connection()).has_table("playbook_firings"):
         return []
     rows = session.scalars(select(PlaybookFiring).where(
         PlaybookFiring.playbook_id == playbook, PlaybookFiring.account_id == task.account_id)
@@ -145,7 +145,7 @@ def open_cases(session: Session, account_id: str) -> list[Any]:
 
     from sinergia.store.playbook_models import FeedbackCase
 
-    if not inspect(session.get_bind()).has_table("feedback_cases"):
+    if not inspect(session.connection()).has_table("feedback_cases"):
         return []
     return list(session.scalars(select(FeedbackCase).where(
         FeedbackCase.account_id == account_id, FeedbackCase.status != "closed").order_by(FeedbackCase.due_at)))

@@ -133,7 +133,7 @@ def _account_row(s: AccountSnapshot) -> AccountRow:
 def accounts_at_risk(session: Session, as_of: dt.date, limit: int = 15) -> list[AccountRow]:
     """Paying accounts with a churn risk, ordered by ARR at risk (ARR × churn risk), highest first."""
     page = repo.list_accounts(session, repo.AccountFilter(min_churn_risk=0.0, paying=True), as_of=as_of,
-                              sort="-arr_at_risk", limit=limit)
+                              sort="-arr_at_risk", limit=limit, count=False)
     return [_account_row(s) for s in page.items]
 
 
