@@ -295,6 +295,8 @@ def sla_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         frame = pd.DataFrame({"account_id": ["A1", "A2"], "as_of": [day, day], "value": values,
                               "explanation": [{"why": score}, {"why": score}]})
         write_scores(ws, frame, score=score)
+    # every test below reads a computed store, whichever runs first (or alone)
+    recompute(ws, SLA_D, metrics=METRICS)
     yield ws
     dispose_engine(ws.store_url)
 
