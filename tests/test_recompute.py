@@ -406,3 +406,6 @@ def test_demo_workspace_config_carries_the_generators_sla() -> None:
     # the first-reply SLA the generator answers against (sinergia.demo._support.SLA_HOURS, tag sla_breach)
     assert policy.targets["first_reply_time"] == {"low": 24.0, "normal": 8.0, "high": 4.0, "urgent": 1.0}
     assert policy.targets["full_resolution_time"] == {"low": 240.0, "normal": 120.0, "high": 72.0, "urgent": 24.0}
+    # and the first-value milestone (time to value, the onboarding_stuck playbook): the first report created
+    assert settings.time_to_first_value == "first_value"
+    assert settings.milestones["first_value"].event == "report_created"

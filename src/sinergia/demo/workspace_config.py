@@ -1,4 +1,5 @@
-"""The settings ``sinergia demo`` adds to a workspace it creates: the demo company's support SLA policy.
+"""The settings ``sinergia demo`` adds to a workspace it creates: the demo company's support SLA policy and its
+first-value milestone (the first ``report_created`` event: time to value, and the ``onboarding_stuck`` playbook).
 
 The generator answers tickets against a first-reply SLA per priority (:data:`sinergia.demo._support.SLA_HOURS`,
 the ``sla_breach`` tag); the same targets go to ``metrics.sla_policies`` so ``sla_achievement_rate`` and the
@@ -26,7 +27,12 @@ def sla_policies() -> list[dict[str, object]]:
     }]
 
 
+#: The demo's time-to-value milestones: a customer gets first value when it creates its first report.
+MILESTONES = {"first_value": {"event": "report_created"}}
+
+
 def config_section() -> str:
     """The YAML appended to a new demo workspace's ``sinergia.yaml`` (a ``metrics:`` section)."""
-    body = yaml.safe_dump({"metrics": {"sla_policies": sla_policies()}}, sort_keys=False, default_flow_style=None)
-    return "# Added by `sinergia demo`: the demo company's support SLA (docs/demo-data.md).\n" + body
+    metrics = {"milestones": MILESTONES, "time_to_first_value": "first_value", "sla_policies": sla_policies()}
+    body = yaml.safe_dump({"metrics": metrics}, sort_keys=False, default_flow_style=None)
+    return "# Added by `sinergia demo`: first-value milestone and support SLA (docs/demo-data.md).\n" + body
