@@ -30,8 +30,6 @@ import datetime as dt
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -43,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sinergia._folders import replace_folder
 from sinergia.errors import InputError, UsageError
 
 FloatArray = npt.NDArray[np.float64]
@@ -490,27 +489,12 @@ class TabularChurnModel:
     def save(self, directory: Path | str) -> Path:
         """Write ``lightgbm.txt`` and ``manifest.json`` into ``directory`` (replaced atomically as a whole)."""
         self._check_fitted()
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or (target / MANIFEST).exists())):
-            raise UsageError(f"{target} exists and is not a Sinergia model folder; choose another --out")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            tmp.chmod(0o755)
-            self.booster_.save_model(str(tmp / BOOSTER_FILE))
-            (tmp / MANIFEST).write_text(json.dumps(self.manifest(), indent=2, ensure_ascii=False) + "\n",
-                                        encoding="utf-8")
-            old = None
-            if target.exists():
-                old = target.with_name(f".{target.name}.old-{os.getpid()}")
-                target.rename(old)
-            tmp.rename(target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError as error:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise InputError(f"{target}: cannot write the model ({error.strerror})") from None
-        return target
+        def write(folder: Path) -> None:
+            self.booster_.save_model(str(folder / BOOSTER_FILE))
+            (folder / MANIFEST).write_text(json.dumps(self.manifest(), indent=2, ensure_ascii=False) + "\n",
+                                           encoding="utf-8")
+
+        return replace_folder(directory, MANIFEST, write)
 
     @classmethod
     def load(cls, directory: Path | str) -> TabularChurnModel:

@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -39,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from sinergia._folders import replace_folder
 from sinergia.errors import InputError, ModelError, UsageError
 from sinergia.text.lang import detect_language
 from sinergia.text.lexicon import LEXICON_NEUTRAL_BAND, lexicon_scores, polarity_of
@@ -287,29 +285,12 @@ class SentimentModel:
         """Write ``pipeline.joblib`` and ``metadata.json`` into ``directory``, replaced atomically as a whole."""
         import joblib
 
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists() and not (
-            target.is_dir() and (not any(target.iterdir()) or (target / METADATA_FILE).exists())
-        ):
-            raise UsageError(f"{target} exists and is not a Sinergia model folder; choose another --out")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            tmp.chmod(0o755)
-            joblib.dump(self.pipeline, tmp / PIPELINE_FILE)
-            (tmp / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2, ensure_ascii=False) + "\n",
-                                             encoding="utf-8")
-            old = None
-            if target.exists():
-                old = target.with_name(f".{target.name}.old-{os.getpid()}")
-                target.rename(old)
-            tmp.rename(target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError as error:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise InputError(f"{target}: cannot write the model ({error.strerror})") from None
-        return target
+        def write(folder: Path) -> None:
+            joblib.dump(self.pipeline, folder / PIPELINE_FILE)
+            (folder / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2, ensure_ascii=False) + "\n",
+                                                encoding="utf-8")
+
+        return replace_folder(directory, METADATA_FILE, write)
 
     @classmethod
     def load(cls, directory: Path | str) -> SentimentModel:
