@@ -18,6 +18,7 @@ from sinergia.store.db import dispose_engine, transaction
 from sinergia.store.models import AccountSnapshot, AuditEntry, RecomputeRun, Task, User, utcnow
 from sinergia.store.playbook_models import FeedbackCase, PlaybookFiring
 from sinergia.workspace.workspace import init_workspace
+from web_login import logged_in
 
 PASSWORD = "correct horse battery"
 ROLES = ("admin", "manager", "csm", "support", "viewer")
@@ -84,14 +85,7 @@ def app_ids(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, 
 
 
 def _client(app: object, role: str) -> TestClient:
-    client = TestClient(app, headers={"accept": "text/html"})  # type: ignore[arg-type]
-    form = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert token
-    done = client.post("/login", data={"email": f"{role}@example.com", "password": PASSWORD,
-                                       "csrf_token": token.group(1), "next": "/tasks"}, follow_redirects=False)
-    assert done.status_code == 303
-    return client
+    return logged_in(app, f"{role}@example.com", PASSWORD, "/tasks")
 
 
 def _csrf(html: str) -> str:
